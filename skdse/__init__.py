@@ -1,0 +1,25 @@
+"""skdse: diffusion spectral entropy and mutual information for scikit-learn.
+
+Examples
+--------
+>>> import numpy as np
+>>> import skdse
+>>> X = np.random.default_rng(0).normal(size=(100, 4))
+>>> 0 < skdse.diffusion_spectral_entropy(X) < np.log2(100)
+True
+"""
+
+from ._entropy import diffusion_spectral_entropy
+from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
+from ._mi import diffusion_spectral_mutual_information
+from ._validation import InsufficientMemoryError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DiffusionSpectralEntropy",
+    "DiffusionSpectralMI",
+    "InsufficientMemoryError",
+    "diffusion_spectral_entropy",
+    "diffusion_spectral_mutual_information",
+]

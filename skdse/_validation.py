@@ -1,0 +1,186 @@
+"""Validation of the data and of the parameters shared by functions and estimators.
+
+Every public entry point (functions, estimators, scorers) funnels through the
+checks here, so a wrong value gets the same message wherever it is passed.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+import numpy as np
+from sklearn.utils import check_array, column_or_1d
+from sklearn.utils.multiclass import type_of_target
+
+BANDWIDTH_STRINGS = ("scale", "median")
+SOLVERS = ("exact",)
+DISCRETE_TARGETS = ("binary", "multiclass")
+
+
+class InsufficientMemoryError(MemoryError):
+    """Raised before allocating an operator that cannot fit in memory.
+
+    Examples
+    --------
+    >>> from skdse import InsufficientMemoryError
+    >>> issubclass(InsufficientMemoryError, MemoryError)
+    True
+    """
+
+
+def _is_real_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_real(name: str, value, *, lower: float = 0.0) -> float:
+    """A finite real number strictly above ``lower``."""
+    if not _is_real_number(value):
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} of type {type(value).__name__}."
+        )
+    value = float(value)
+    if not np.isfinite(value) or value <= lower:
+        raise ValueError(f"{name} must be a finite number > {lower:g}, got {value!r}.")
+    return value
+
+
+def _check_int(name: str, value, *, lower: int, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
+        kind = "an integer or None" if allow_none else "an integer"
+        raise TypeError(f"{name} must be {kind}, got {value!r}.")
+    if value < lower:
+        raise ValueError(f"{name} must be an integer >= {lower}, got {value!r}.")
+    return int(value)
+
+
+def check_bandwidth(bandwidth) -> float | str:
+    """Validate ``bandwidth``: a positive finite float, ``"scale"`` or ``"median"``."""
+    if isinstance(bandwidth, str):
+        if bandwidth not in BANDWIDTH_STRINGS:
+            raise ValueError(
+                f"bandwidth must be a positive float or one of {BANDWIDTH_STRINGS}, "
+                f"got {bandwidth!r}."
+            )
+        return bandwidth
+    if not _is_real_number(bandwidth):
+        raise TypeError(
+            f"bandwidth must be a positive float or one of {BANDWIDTH_STRINGS}, "
+            f"got {bandwidth!r} of type {type(bandwidth).__name__}."
+        )
+    return _check_real("bandwidth", bandwidth)
+
+
+def check_base(base) -> float:
+    """Validate the logarithm base: a positive number other than 1."""
+    base = _check_real("base", base)
+    if base == 1.0:
+        raise ValueError("base must be > 0 and != 1 (use 2 for bits, math.e for nats), got 1.")
+    return base
+
+
+def check_solver(solver) -> str:
+    if not isinstance(solver, str) or solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
+    return solver
+
+
+def check_entropy_params(
+    *, bandwidth, t, base, max_samples, solver, n_repeats=1, n_jobs=None
+) -> dict:
+    """Validate the parameters every entropy computation takes.
+
+    Returns them normalised (floats as Python floats), in a dict.
+    """
+    if n_jobs is not None and not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"n_jobs must be an integer or None, got {n_jobs!r}.")
+    return {
+        "bandwidth": check_bandwidth(bandwidth),
+        "t": _check_real("t", t),
+        "base": check_base(base),
+        "max_samples": _check_int("max_samples", max_samples, lower=2, allow_none=True),
+        "solver": check_solver(solver),
+        "n_repeats": _check_int("n_repeats", n_repeats, lower=1),
+    }
+
+
+def check_X(X, *, input_name: str = "X") -> np.ndarray:
+    """A finite, real, 2-D float64 array with at least 2 samples.
+
+    Sparse input is refused with a :class:`TypeError` that says to densify it.
+    """
+    return check_array(
+        X,
+        accept_sparse=False,
+        dtype=np.float64,
+        ensure_2d=True,
+        ensure_min_samples=2,
+        ensure_min_features=1,
+        ensure_all_finite=True,
+        input_name=input_name,
+    )
+
+
+def check_discrete_y(y, n_samples: int) -> np.ndarray:
+    """Class labels as a 1-D array of length ``n_samples``.
+
+    Any label type scikit-learn accepts for classification works (integers,
+    strings, booleans). Continuous targets are refused for now.
+    """
+    if y is None:
+        raise ValueError("y is required: DSMI measures the information X holds about y.")
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: X has {n_samples}, "
+            f"y has {y.shape[0]}."
+        )
+    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity; every sample needs a label.")
+    if y.dtype.kind == "O":
+        bad = [v for v in y if v is None or (isinstance(v, float) and not np.isfinite(v))]
+        if bad:
+            raise ValueError("y contains missing labels (None or NaN); every sample needs a label.")
+    kind = type_of_target(y, input_name="y")
+    if kind not in DISCRETE_TARGETS:
+        raise ValueError(
+            f"y must hold discrete class labels (integers, strings or booleans); "
+            f"scikit-learn's type_of_target(y) says {kind!r}. Continuous references are "
+            "not supported yet: bin a continuous y into integer labels first "
+            "(for example with numpy.digitize)."
+        )
+    return y
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the operating system says is available, or None if it cannot tell."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_dense_fits(n: int, *, itemsize: int = 8, n_arrays: float = 1.1) -> None:
+    """Refuse, before allocating, an ``n x n`` operator that cannot fit in memory.
+
+    ``n_arrays`` counts the N x N arrays alive at the peak (the operator plus
+    the eigensolver's workspace).
+    """
+    need = int(n_arrays * itemsize * n * n)
+    have = available_memory_bytes()
+    if have is not None and need > have:
+        raise InsufficientMemoryError(
+            f"The exact solver needs a dense {n} x {n} operator, about {need / 2**30:.1f} GiB, "
+            f"but only {have / 2**30:.1f} GiB of memory is available. Pass a smaller "
+            f"max_samples (for example max_samples={max(2, int(np.sqrt(have / (itemsize * n_arrays)) * 0.8))}) "
+            "to estimate the entropy on a uniform subsample."
+        )

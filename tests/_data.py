@@ -1,0 +1,47 @@
+"""Data sets shared by the parity and property tests."""
+
+import numpy as np
+from sklearn.datasets import make_blobs
+
+from skdse.datasets import make_branching_tree, make_noisy_subspace
+
+
+def uniform_cube(n, d=64, seed=0):
+    return np.random.default_rng(seed).uniform(size=(n, d))
+
+
+def blobs(n, d=16, seed=0):
+    X, _ = make_blobs(n_samples=n, n_features=d, centers=4, cluster_std=2.0, random_state=seed)
+    return X
+
+
+def manifold(n, d=128, seed=0):
+    # Scaled so that sigma = 10 sees structure (distances of order 10).
+    return 10.0 * make_noisy_subspace(n, 3, d, noise=0.05, random_state=seed)
+
+
+def duplicated(n, d=8, seed=0):
+    base = np.random.default_rng(seed).normal(scale=5.0, size=(n // 2, d))
+    return np.concatenate([base, base, base[: n - 2 * (n // 2)]])
+
+
+def far_clusters(n, d=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(scale=4.0, size=(n, d))
+    X[n // 2 :] += 1000.0
+    return X
+
+
+def tree(n, d=20, seed=0):
+    X, _ = make_branching_tree(5, n // 5, d, step=2.0, random_state=seed)
+    return X
+
+
+DATASETS = {
+    "uniform_cube": uniform_cube,
+    "blobs": blobs,
+    "manifold": manifold,
+    "duplicated": duplicated,
+    "far_clusters": far_clusters,
+    "tree": tree,
+}
