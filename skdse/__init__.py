@@ -5,7 +5,7 @@ Examples
 >>> import numpy as np
 >>> import skdse
 >>> X = np.random.default_rng(0).normal(size=(100, 4))
->>> 0 < skdse.diffusion_spectral_entropy(X) < np.log2(100)
+>>> bool(0 < skdse.diffusion_spectral_entropy(X) < np.log2(100))
 True
 """
 

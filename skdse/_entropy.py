@@ -30,14 +30,19 @@ def diffusion_spectrum(X: np.ndarray, sigma: float, solver: str = "exact") -> Sp
     (DSE, each DSMI term) comes through here.
     """
     n = X.shape[0]
-    if n == 1:
-        return Spectrum(np.ones(1), KernelDiagnostics(1, 0.0, 0.0))
+    if n == 1 or not np.any(np.ptp(X, axis=0)):
+        # One distinct point: A = 11^T / n exactly, spectrum {1, 0, ..., 0}.
+        eigenvalues = np.zeros(n)
+        eigenvalues[0] = 1.0
+        return Spectrum(eigenvalues, KernelDiagnostics(n, 1.0, n - 1.0, all_duplicates=True))
     check_dense_fits(n)
     A, diag = diffusion_operator(X, sigma)
     return Spectrum(exact_eigenvalues(A), diag)
 
 
-def subsample_indices(n: int, max_samples: int | None, rng: np.random.Generator | np.random.RandomState):
+def subsample_indices(
+    n: int, max_samples: int | None, rng: np.random.Generator | np.random.RandomState
+):
     """Sorted indices of a uniform subsample without replacement, or None if ``n`` fits."""
     if max_samples is None or n <= max_samples:
         return None
@@ -145,7 +150,7 @@ def diffusion_spectral_entropy(
     >>> from skdse import diffusion_spectral_entropy
     >>> X = np.random.default_rng(0).normal(size=(200, 5))
     >>> h = diffusion_spectral_entropy(X, bandwidth="scale", t=1)
-    >>> 0 <= h <= np.log2(200)
+    >>> bool(0 <= h <= np.log2(200))
     True
     """
     params = check_entropy_params(

@@ -196,7 +196,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         ts = np.asarray(t, dtype=np.float64)
         for value in ts.ravel():
             _check_real("t", float(value))
-        return spectral_entropy(self.eigenvalues_, ts if ts.ndim else float(ts), self._validated_params()["base"])
+        return spectral_entropy(
+            self.eigenvalues_, ts if ts.ndim else float(ts), self._validated_params()["base"]
+        )
 
 
 class DiffusionSpectralMI(_SpectralMeasure):

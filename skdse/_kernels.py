@@ -107,11 +107,10 @@ class KernelDiagnostics:
     all_duplicates: bool = False
 
     @classmethod
-    def from_degrees(cls, degrees: np.ndarray, all_duplicates: bool = False):
+    def from_degrees(cls, degrees: np.ndarray):
         n = degrees.shape[0]
         mass = float(degrees.mean()) - 1.0
-        mean_aff = mass / (n - 1) if n > 1 else 0.0
-        return cls(n, mean_aff, mass, all_duplicates)
+        return cls(n, mass / (n - 1) if n > 1 else 0.0, mass)
 
     def problem(self) -> str | None:
         """``"wide"``, ``"narrow"`` or None."""
@@ -146,9 +145,7 @@ def warn_if_degenerate(diag: KernelDiagnostics, sigma: float, stacklevel: int = 
     warnings.warn(msg, UserWarning, stacklevel=stacklevel)
 
 
-def diffusion_operator(
-    X: np.ndarray, sigma: float
-) -> tuple[np.ndarray, KernelDiagnostics]:
+def diffusion_operator(X: np.ndarray, sigma: float) -> tuple[np.ndarray, KernelDiagnostics]:
     """Dense symmetric diffusion operator of ``X`` at bandwidth ``sigma``.
 
     One N x N float64 array is allocated; distances, kernel and
@@ -163,7 +160,6 @@ def diffusion_operator(
     Z = X - X.mean(axis=0)
     Z /= sigma * np.sqrt(2.0)
     A = squared_distances(Z)
-    all_dup = not np.any(A)
     n = A.shape[0]
     degrees = np.empty(n)
     for start in range(0, n, BLOCK_ROWS):
@@ -176,4 +172,4 @@ def diffusion_operator(
         blk = A[start : start + BLOCK_ROWS]
         blk *= s[start : start + BLOCK_ROWS, None]
         blk *= s[None, :]
-    return A, KernelDiagnostics.from_degrees(degrees, all_dup)
+    return A, KernelDiagnostics.from_degrees(degrees)

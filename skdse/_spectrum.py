@@ -14,9 +14,7 @@ def exact_eigenvalues(A: np.ndarray) -> np.ndarray:
     """
     if A.shape[0] == 1:
         return A.reshape(1).copy()
-    w = scipy.linalg.eigh(
-        A, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd"
-    )
+    w = scipy.linalg.eigh(A, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd")
     return w[::-1].copy()
 
 

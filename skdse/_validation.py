@@ -134,8 +134,7 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
     y = column_or_1d(y, warn=True)
     if y.shape[0] != n_samples:
         raise ValueError(
-            f"X and y have inconsistent numbers of samples: X has {n_samples}, "
-            f"y has {y.shape[0]}."
+            f"X and y have inconsistent numbers of samples: X has {n_samples}, y has {y.shape[0]}."
         )
     if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
         raise ValueError("y contains NaN or infinity; every sample needs a label.")
@@ -146,10 +145,9 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
     kind = type_of_target(y, input_name="y")
     if kind not in DISCRETE_TARGETS:
         raise ValueError(
-            f"y must hold discrete class labels (integers, strings or booleans); "
-            f"scikit-learn's type_of_target(y) says {kind!r}. Continuous references are "
-            "not supported yet: bin a continuous y into integer labels first "
-            "(for example with numpy.digitize)."
+            f"Unknown label type: {kind!r}. y must hold discrete class labels (integers, "
+            "strings or booleans). Continuous references are not supported yet: bin a "
+            "continuous y into integer labels first (for example with numpy.digitize)."
         )
     return y
 
@@ -178,9 +176,10 @@ def check_dense_fits(n: int, *, itemsize: int = 8, n_arrays: float = 1.1) -> Non
     need = int(n_arrays * itemsize * n * n)
     have = available_memory_bytes()
     if have is not None and need > have:
+        fits = max(2, int(0.8 * np.sqrt(have / (itemsize * n_arrays))))
         raise InsufficientMemoryError(
             f"The exact solver needs a dense {n} x {n} operator, about {need / 2**30:.1f} GiB, "
             f"but only {have / 2**30:.1f} GiB of memory is available. Pass a smaller "
-            f"max_samples (for example max_samples={max(2, int(np.sqrt(have / (itemsize * n_arrays)) * 0.8))}) "
-            "to estimate the entropy on a uniform subsample."
+            f"max_samples (for example max_samples={fits}) to estimate the entropy on a "
+            "uniform subsample."
         )

@@ -63,7 +63,9 @@ def make_branching_tree(
             start = parent[rng.randint(n_per_branch)]
         walk = np.cumsum(rng.normal(scale=step, size=(n_per_branch, n_features)), axis=0)
         branches.append(start + walk)
-    X = np.concatenate(branches) + rng.normal(scale=noise, size=(n_branches * n_per_branch, n_features))
+    X = np.concatenate(branches) + rng.normal(
+        scale=noise, size=(n_branches * n_per_branch, n_features)
+    )
     y = np.repeat(np.arange(n_branches), n_per_branch)
     return X, y
 

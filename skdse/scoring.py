@@ -105,10 +105,11 @@ def make_dsmi_scorer(
     --------
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.decomposition import PCA
-    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklearn.model_selection import StratifiedKFold, cross_val_score
     >>> from skdse.scoring import make_dsmi_scorer
     >>> X, y = load_iris(return_X_y=True)
-    >>> scores = cross_val_score(PCA(2), X, y, scoring=make_dsmi_scorer(random_state=0), cv=3)
+    >>> scorer = make_dsmi_scorer(random_state=0)
+    >>> scores = cross_val_score(PCA(2), X, y, scoring=scorer, cv=StratifiedKFold(3))
     >>> bool((scores > 0).all())
     True
     """
@@ -133,12 +134,12 @@ Examples
 >>> from sklearn.decomposition import PCA
 >>> from skdse.scoring import dse_scorer
 >>> X = np.random.default_rng(0).normal(size=(100, 5))
->>> 0 < dse_scorer(PCA(2).fit(X), X) < np.log2(100)
+>>> bool(0 < dse_scorer(PCA(2).fit(X), X) < np.log2(100))
 True
 """
 
 dsmi_scorer = make_dsmi_scorer()
-"""DSMI of ``estimator.transform(X)`` and y with default parameters: ``dsmi_scorer(estimator, X, y)``.
+"""DSMI of ``estimator.transform(X)`` and y, default parameters: ``dsmi_scorer(est, X, y)``.
 
 Examples
 --------

@@ -1,0 +1,108 @@
+"""The kernel, operator, solver and entropy pieces against direct formulas."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from skdse import DiffusionSpectralEntropy, diffusion_spectral_entropy
+from skdse._kernels import BLOCK_ROWS, diffusion_operator, resolve_bandwidth
+from skdse._spectrum import spectral_entropy
+
+
+def naive_operator(X, sigma):
+    G = np.exp(-cdist(X, X, "sqeuclidean") / (2 * sigma**2))
+    d = G.sum(axis=1)
+    return G / np.sqrt(np.outer(d, d))
+
+
+@pytest.mark.parametrize("n", [5, BLOCK_ROWS, BLOCK_ROWS + 37])
+def test_operator_matches_direct_formula(n):
+    X = np.random.default_rng(n).normal(size=(n, 7)) * 3 + 50
+    A, diag = diffusion_operator(X, 2.5)
+    np.testing.assert_allclose(A, naive_operator(X, 2.5), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(A, A.T, rtol=1e-14, atol=0)  # eigh reads one triangle
+    assert diag.n_samples == n and 0 < diag.mean_affinity < 1
+
+
+def test_spectrum_top_is_one_and_in_unit_interval():
+    X = np.random.default_rng(0).uniform(size=(300, 10))
+    est = DiffusionSpectralEntropy(bandwidth=0.5).fit(X)
+    lam = est.eigenvalues_
+    assert abs(lam[0] - 1) < 1e-12
+    assert lam.min() > -1e-12 and lam.max() < 1 + 1e-12
+
+
+def test_spectral_entropy_known_values():
+    assert spectral_entropy([1.0]) == 0.0
+    assert spectral_entropy([1.0, 1.0, 1.0, 1.0]) == pytest.approx(2.0)
+    assert spectral_entropy([1.0, -1.0], base=math.e) == pytest.approx(math.log(2))
+    # 0 log 0 = 0: zero eigenvalues do not contribute
+    assert spectral_entropy([1.0, 0.0, 0.0]) == 0.0
+    # t powers the eigenvalues: [1, 0.5] at t=2 -> p = [0.8, 0.2]
+    expected = -(0.8 * math.log2(0.8) + 0.2 * math.log2(0.2))
+    assert spectral_entropy([1.0, 0.5], t=2) == pytest.approx(expected, abs=1e-15)
+    np.testing.assert_allclose(
+        spectral_entropy([1.0, 0.5], t=[1, 2]),
+        [spectral_entropy([1.0, 0.5], t=1), expected],
+    )
+    # large t must not underflow to NaN
+    assert spectral_entropy([1.0, 0.9, 1e-300], t=1e4) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_constant_X_has_zero_entropy_and_unit_bandwidth():
+    X = np.full((30, 4), 7.0)
+    for bw in ("scale", "median"):
+        est = DiffusionSpectralEntropy(bandwidth=bw).fit(X)
+        assert est.bandwidth_ == 1.0
+        assert est.entropy_ == 0.0
+
+
+def test_bandwidth_rules():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 4)) * [1, 2, 3, 4]
+    assert resolve_bandwidth(X, 3.0) == 3.0
+    assert resolve_bandwidth(X, "scale") == pytest.approx(np.sqrt(X.var(axis=0).sum() / 2))
+    med = np.median(cdist(X, X)[np.triu_indices(500, 1)])
+    assert resolve_bandwidth(X, "median") == pytest.approx(med)
+    # more than 2000 points: a seeded subsample, reproducible
+    big = rng.normal(size=(3000, 2))
+    a = resolve_bandwidth(big, "median", random_state=0)
+    assert a == resolve_bandwidth(big, "median", random_state=0)
+    assert a == pytest.approx(np.sqrt(2) * 1.0 * 1.18, rel=0.05)  # median |N(0,2I)| in 2-D
+    # mostly duplicated rows: the median of positive distances
+    dup = np.repeat(rng.normal(size=(3, 2)), 10, axis=0)
+    assert resolve_bandwidth(dup, "median") > 0
+
+
+def test_degenerate_kernel_warns_once_and_names_bandwidth():
+    X = np.random.default_rng(0).uniform(size=(100, 3))
+    with pytest.warns(UserWarning, match="bandwidth=1000 is too large") as rec:
+        diffusion_spectral_entropy(X, bandwidth=1000.0)
+    assert len(rec) == 1
+    with pytest.warns(UserWarning, match="bandwidth=0.001 is too small"):
+        diffusion_spectral_entropy(X, bandwidth=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diffusion_spectral_entropy(X)  # "scale" is sensible here
+        diffusion_spectral_entropy(np.ones((10, 2)))  # one distinct point: not a bandwidth issue
+
+
+def test_dsmi_warns_once_for_degenerate_kernel():
+    from skdse import diffusion_spectral_mutual_information
+
+    X = np.random.default_rng(0).uniform(size=(60, 3))
+    y = np.repeat([0, 1, 2], 20)
+    with pytest.warns(UserWarning, match="too large") as rec:
+        diffusion_spectral_mutual_information(X, y, bandwidth=1e3, random_state=0)
+    assert len(rec) == 1
+
+
+def test_wide_kernel_gives_near_zero_narrow_gives_log_n():
+    X = np.random.default_rng(0).uniform(size=(64, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert diffusion_spectral_entropy(X, bandwidth=1e4) < 1e-3
+        assert diffusion_spectral_entropy(X, bandwidth=1e-4) == pytest.approx(6.0, abs=1e-9)

@@ -1,0 +1,146 @@
+"""scikit-learn API: common checks, pipelines, model selection, fitted state."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skdse import (
+    DiffusionSpectralEntropy,
+    DiffusionSpectralMI,
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+)
+
+
+@parametrize_with_checks(
+    [DiffusionSpectralEntropy(), DiffusionSpectralMI(random_state=0)],
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    with warnings.catch_warnings():
+        # The common checks feed tiny and degenerate data sets on purpose.
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:400], y[:400]
+
+
+def test_dse_fit_attributes_and_score(digits):
+    X, _ = digits
+    est = DiffusionSpectralEntropy(t=2).fit(X)
+    assert isinstance(est.entropy_, float) and isinstance(est.bandwidth_, float)
+    assert est.eigenvalues_.shape == (400,)
+    assert np.all(np.diff(est.eigenvalues_) <= 0), "eigenvalues sorted descending"
+    assert abs(est.eigenvalues_[0] - 1.0) < 1e-10
+    assert est.n_features_in_ == 64 and est.n_samples_used_ == 400
+    assert est.entropy_ == diffusion_spectral_entropy(X, t=2)
+    # score reuses the fitted bandwidth instead of resolving a new one on the new data
+    X_half = X[:200] * 2.0
+    assert est.score(X_half) == diffusion_spectral_entropy(X_half, bandwidth=est.bandwidth_, t=2)
+    assert est.score(X_half) != diffusion_spectral_entropy(X_half, t=2)
+
+
+def test_entropy_profile_matches_refits(digits):
+    X, _ = digits
+    est = DiffusionSpectralEntropy().fit(X)
+    ts = [0.5, 1, 2, 3.5]
+    profile = est.entropy_profile(ts)
+    for t, h in zip(ts, profile):
+        assert abs(h - DiffusionSpectralEntropy(t=t).fit(X).entropy_) < 1e-12
+    assert isinstance(est.entropy_profile(2), float)
+    with pytest.raises(ValueError, match="t must be"):
+        est.entropy_profile([1, 0])
+
+
+def test_dsmi_fit_attributes(digits):
+    X, y = digits
+    est = DiffusionSpectralMI(random_state=0).fit(X, y)
+    assert est.groups_.tolist() == list(range(10))
+    assert est.group_sizes_.sum() == 400
+    p = est.group_sizes_ / 400
+    assert abs(est.entropy_ - p @ est.group_marginal_entropies_) < 1e-12
+    assert abs(est.conditional_entropy_ - p @ est.group_conditional_entropies_) < 1e-12
+    assert abs(est.mutual_information_ - (est.entropy_ - est.conditional_entropy_)) < 1e-12
+    assert np.all(est.group_marginal_stds_ >= 0)
+    assert est.mutual_information_ == diffusion_spectral_mutual_information(X, y, random_state=0)
+    shuffled = np.random.default_rng(0).permutation(y)
+    assert est.score(X, shuffled) < 0.25 * est.mutual_information_
+
+
+def test_string_and_boolean_labels():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 80)
+    X = rng.normal(size=(80, 3)) + 4 * y[:, None]
+    as_int = diffusion_spectral_mutual_information(X, y, random_state=0)
+    as_str = diffusion_spectral_mutual_information(X, np.where(y, "yes", "no"), random_state=0)
+    as_bool = diffusion_spectral_mutual_information(X, y.astype(bool), random_state=0)
+    assert as_int == as_str == as_bool
+
+
+def test_pickle_and_clone_keep_numpy_state(digits):
+    X, y = digits
+    est = DiffusionSpectralMI(random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    assert again.score(X, y) == est.score(X, y)
+    assert clone(est).get_params() == est.get_params()
+    dse = pickle.loads(pickle.dumps(DiffusionSpectralEntropy().fit(X)))
+    assert type(dse.eigenvalues_) is np.ndarray
+
+
+def test_grid_search_picks_components_by_held_out_dsmi(digits):
+    X, y = digits
+    pipe = make_pipeline(PCA(random_state=0), DiffusionSpectralMI(random_state=0))
+    grid = GridSearchCV(pipe, {"pca__n_components": [1, 10]}, cv=2).fit(X, y)
+    scores = grid.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    # One component cannot separate ten digits as well as ten can.
+    assert grid.best_params_ == {"pca__n_components": 10}
+
+
+def test_grid_search_over_dse_without_y(digits):
+    X, _ = digits
+    pipe = make_pipeline(PCA(random_state=0), DiffusionSpectralEntropy())
+    grid = GridSearchCV(pipe, {"pca__n_components": [2, 20]}, cv=2).fit(X)
+    assert set(grid.best_params_) == {"pca__n_components"}
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+
+
+def test_cross_val_score_of_estimator_directly(digits):
+    X, y = digits
+    scores = cross_val_score(DiffusionSpectralMI(random_state=0), X, y, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0)
+
+
+def test_max_samples_subsamples_with_seed(digits):
+    X, _ = digits
+    a = DiffusionSpectralEntropy(max_samples=100, random_state=0).fit(X)
+    b = DiffusionSpectralEntropy(max_samples=100, random_state=0).fit(X)
+    c = DiffusionSpectralEntropy(max_samples=100, random_state=1).fit(X)
+    assert a.n_samples_used_ == 100 and a.eigenvalues_.shape == (100,)
+    assert a.entropy_ == b.entropy_ != c.entropy_
+    # The bandwidth is resolved on all the data, not on the subsample.
+    assert a.bandwidth_ == DiffusionSpectralEntropy().fit(X).bandwidth_
+
+
+def test_dsmi_max_samples_caps_each_term(digits):
+    X, y = digits
+    capped = DiffusionSpectralMI(max_samples=20, n_repeats=2, random_state=0).fit(X, y)
+    assert capped.group_sizes_.sum() == 400  # weights use the full class sizes
+    full = DiffusionSpectralMI(max_samples=None, n_repeats=2, random_state=0).fit(X, y)
+    # Each capped term is the DSE of 20 points, bounded by log2(20).
+    assert np.all(capped.group_conditional_entropies_ <= np.log2(20) + 1e-12)
+    assert not np.allclose(capped.group_conditional_entropies_, full.group_conditional_entropies_)
+    # A cap above every class size changes nothing.
+    loose = DiffusionSpectralMI(max_samples=400, n_repeats=2, random_state=0).fit(X, y)
+    assert loose.mutual_information_ == full.mutual_information_
