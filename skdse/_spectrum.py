@@ -14,7 +14,11 @@ def exact_eigenvalues(A: np.ndarray) -> np.ndarray:
     """
     if A.shape[0] == 1:
         return A.reshape(1).copy()
-    w = scipy.linalg.eigh(A, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd")
+    # A is symmetric, so A.T is the same matrix; it is Fortran-ordered, which
+    # lets LAPACK work in A's memory instead of on a copy.
+    w = scipy.linalg.eigh(
+        A.T, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd"
+    )
     return w[::-1].copy()
 
 
