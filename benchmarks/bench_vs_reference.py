@@ -38,7 +38,7 @@ def main(argv=None) -> None:
         X = np.random.default_rng(0).uniform(size=(n, args.dim))
 
         def ours(X=X):
-            return diffusion_spectral_entropy(X, bandwidth=sigma, max_samples=None)
+            return diffusion_spectral_entropy(X, bandwidth=sigma, max_samples=None, solver="exact")
 
         def ref(X=X):
             return dse_dsmi.diffusion_spectral_entropy(X, gaussian_kernel_sigma=sigma, max_N=None)

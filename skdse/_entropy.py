@@ -8,41 +8,93 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth, warn_if_degenerate
-from ._spectrum import exact_eigenvalues, spectral_entropy
-from ._validation import check_dense_fits, check_entropy_params, check_X
+from ._operators import DenseOperator, KnnOperator, MatrixFreeOperator
+from ._slq import QuadratureSpectrum, slq_spectrum
+from ._spectrum import ExactSpectrum, exact_eigenvalues
+from ._validation import (
+    EntropyParams,
+    available_memory_bytes,
+    check_dense_fits,
+    check_entropy_params,
+    check_memory,
+    check_X,
+)
+
+#: Largest N the "auto" solver computes exactly; measured on a 2-core machine
+#: (benchmarks/bench_slq_accuracy.py --crossover): above it SLQ is faster.
+AUTO_EXACT_MAX = 4000
+#: Rows of a matrix-free kernel block, per thread.
+MATRIX_FREE_BLOCK = 1024
 
 
-@dataclass(frozen=True)
-class Spectrum:
-    """Eigenvalues (descending) of one diffusion operator and its diagnostics."""
-
-    eigenvalues: np.ndarray
-    diagnostics: KernelDiagnostics
-
-    def entropy(self, t: float, base: float) -> float:
-        return spectral_entropy(self.eigenvalues, t, base)
+def resolve_solver(n: int, params: EntropyParams) -> str:
+    """``"exact"`` or ``"slq"`` for an operator of size ``n``."""
+    if params.solver != "auto":
+        return params.solver
+    return "exact" if n <= AUTO_EXACT_MAX else "slq"
 
 
-def diffusion_spectrum(X: np.ndarray, sigma: float, solver: str = "exact") -> Spectrum:
+def _slq_operator(X: np.ndarray, sigma, params: EntropyParams):
+    """The operator SLQ multiplies with, memory checked before it is built."""
+    n = X.shape[0]
+    krylov = 8 * n * (params.n_probes + min(params.n_deflate, n)) * params.n_lanczos_steps
+    advice = "Lower n_lanczos_steps, n_probes or n_deflate, or pass a smaller max_samples."
+    if sigma == "knn":
+        check_memory(krylov, f"SLQ on {n} points", advice)
+        return KnnOperator(X, params.n_neighbors)
+    dense_bytes = int(4.4 * n * n)
+    have = available_memory_bytes()
+    use_dense = params.operator == "dense" or (
+        params.operator == "auto" and (have is None or dense_bytes + krylov < 0.5 * have)
+    )
+    if use_dense:
+        check_memory(
+            dense_bytes + krylov,
+            f"SLQ on a dense {n} x {n} operator",
+            "Pass operator='matrix_free' (kernel recomputed per product) or a smaller max_samples.",
+        )
+        return DenseOperator(X, sigma, dtype=np.float32)
+    check_memory(krylov, f"SLQ on {n} points", advice)
+    return MatrixFreeOperator(X, sigma, block_rows=MATRIX_FREE_BLOCK)
+
+
+def diffusion_spectrum(
+    X: np.ndarray, sigma, params: EntropyParams, rng: np.random.Generator | None = None
+) -> tuple[ExactSpectrum | QuadratureSpectrum, KernelDiagnostics]:
     """Spectrum of the diffusion operator of validated ``X`` at bandwidth ``sigma``.
 
-    The single place where an operator is built and solved; every entropy
-    (DSE, each DSMI term) comes through here.
+    ``sigma`` is a float, or ``"knn"`` for the adaptive kNN kernel. The single
+    place where an operator is built and solved; every entropy (DSE, each
+    DSMI term) comes through here.
     """
     n = X.shape[0]
     if n == 1 or not np.any(np.ptp(X, axis=0)):
         # One distinct point: A = 11^T / n exactly, spectrum {1, 0, ..., 0}.
         eigenvalues = np.zeros(n)
         eigenvalues[0] = 1.0
-        return Spectrum(eigenvalues, KernelDiagnostics(n, 1.0, n - 1.0, all_duplicates=True))
-    check_dense_fits(n)
-    A, diag = diffusion_operator(X, sigma)
-    return Spectrum(exact_eigenvalues(A), diag)
+        diag = KernelDiagnostics(n, 1.0, n - 1.0, all_duplicates=True)
+        return ExactSpectrum(eigenvalues), diag
+    if resolve_solver(n, params) == "exact":
+        check_dense_fits(n)
+        if sigma == "knn":
+            op = KnnOperator(X, params.n_neighbors)
+            A, diag = op.toarray(), op.diagnostics
+        else:
+            A, degrees = diffusion_operator(X, sigma)
+            diag = KernelDiagnostics.from_degrees(degrees)
+        return ExactSpectrum(exact_eigenvalues(A)), diag
+    op = _slq_operator(X, sigma, params)
+    spec = slq_spectrum(
+        op,
+        n_steps=params.n_lanczos_steps,
+        n_probes=params.n_probes,
+        n_deflate=params.n_deflate,
+        rng=rng if rng is not None else np.random.default_rng(),
+    )
+    return spec, op.diagnostics
 
 
-def subsample_indices(
-    n: int, max_samples: int | None, rng: np.random.Generator | np.random.RandomState
-):
+def subsample_indices(n: int, max_samples: int | None, rng):
     """Sorted indices of a uniform subsample without replacement, or None if ``n`` fits."""
     if max_samples is None or n <= max_samples:
         return None
@@ -52,34 +104,39 @@ def subsample_indices(
 @dataclass(frozen=True)
 class DSEResult:
     entropy: float
-    eigenvalues: np.ndarray
-    bandwidth: float
+    entropy_std: float
+    spectrum: ExactSpectrum | QuadratureSpectrum
+    bandwidth: float | str
     n_samples_used: int
 
 
 def compute_dse(
-    X: np.ndarray,
-    *,
-    bandwidth,
-    t: float,
-    base: float,
-    max_samples: int | None,
-    solver: str,
-    random_state=None,
-    warn_stacklevel: int = 4,
+    X: np.ndarray, params: EntropyParams, *, random_state=None, warn_stacklevel: int = 4
 ) -> DSEResult:
     """DSE of validated ``X`` with validated parameters.
 
-    A float ``bandwidth`` is used as sigma; a string is resolved on the full
-    ``X`` before any subsampling.
+    A float ``params.bandwidth`` is used as sigma; ``"scale"`` and
+    ``"median"`` are resolved on the full ``X`` before any subsampling.
     """
     rng = check_random_state(random_state)
-    idx = subsample_indices(X.shape[0], max_samples, rng)
-    sigma = resolve_bandwidth(X, bandwidth, random_state=rng)
+    idx = subsample_indices(X.shape[0], params.max_samples, rng)
+    sigma = (
+        "knn"
+        if params.bandwidth == "knn"
+        else resolve_bandwidth(X, params.bandwidth, random_state=rng)
+    )
     Xs = X if idx is None else X[idx]
-    spec = diffusion_spectrum(Xs, sigma, solver)
-    warn_if_degenerate(spec.diagnostics, sigma, stacklevel=warn_stacklevel)
-    return DSEResult(spec.entropy(t, base), spec.eigenvalues, sigma, Xs.shape[0])
+    gen = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
+    spec, diag = diffusion_spectrum(Xs, sigma, params, gen)
+    if sigma != "knn":
+        warn_if_degenerate(diag, sigma, stacklevel=warn_stacklevel)
+    return DSEResult(
+        entropy=float(spec.entropy(params.t, params.base)),
+        entropy_std=float(spec.entropy_std(params.t, params.base)),
+        spectrum=spec,
+        bandwidth=sigma,
+        n_samples_used=Xs.shape[0],
+    )
 
 
 def diffusion_spectral_entropy(
@@ -89,7 +146,12 @@ def diffusion_spectral_entropy(
     t=1,
     base=2,
     max_samples=10000,
-    solver="exact",
+    solver="auto",
+    operator="auto",
+    n_neighbors=15,
+    n_lanczos_steps=30,
+    n_probes=32,
+    n_deflate=64,
     random_state=None,
 ) -> float:
     """Diffusion spectral entropy (DSE) of a set of points.
@@ -105,12 +167,16 @@ def diffusion_spectral_entropy(
     X : array-like of shape (n_samples, n_features)
         The representation (for example a layer's activations). At least two
         finite rows; sparse matrices are refused (densify them).
-    bandwidth : float, "scale" or "median", default="scale"
+    bandwidth : float, "scale", "median" or "knn", default="scale"
         Kernel width sigma. ``"scale"`` uses ``2 sigma^2 = sum_j Var(X[:, j])``
         (scikit-learn's SVC ``gamma="scale"`` on feature-centred X) and is
-        invariant to rescaling, rotating and translating X;
-        ``"median"`` is the median pairwise distance; a float is a fixed sigma
-        (``10.0`` reproduces the paper and ``dse-dsmi``).
+        invariant to rescaling, rotating and translating X; ``"median"`` is
+        the median pairwise distance; a float is a fixed sigma (``10.0``
+        reproduces the paper and ``dse-dsmi``). ``"knn"`` is a different
+        kernel: per-point widths ``sigma_i`` (distance to the
+        ``n_neighbors``-th neighbour), ``exp(-d_ij^2 / (2 sigma_i sigma_j))``
+        kept on the symmetrised kNN graph only; it is sparse, so it scales
+        to large N, but its values differ from the dense Gaussian kernel's.
     t : float, default=1
         Diffusion time: the power of the eigenvalues. Larger t suppresses the
         small, noise-driven eigenvalues and lowers the entropy.
@@ -118,12 +184,33 @@ def diffusion_spectral_entropy(
         Logarithm base; 2 gives bits, ``math.e`` nats.
     max_samples : int or None, default=10000
         Above this many rows, DSE is computed on a seeded uniform subsample
-        without replacement (the exact solver costs O(N^3) time and 8 N^2
-        bytes). None uses every row.
-    solver : {"exact"}, default="exact"
-        ``"exact"``: all eigenvalues by LAPACK's symmetric eigensolver.
+        without replacement. None uses every row (with ``solver="slq"``,
+        N is limited only by time).
+    solver : {"auto", "exact", "slq"}, default="auto"
+        ``"exact"``: all eigenvalues by LAPACK's symmetric eigensolver,
+        O(N^3) time and 8 N^2 bytes. ``"slq"``: stochastic Lanczos
+        quadrature of the two spectral sums DSE needs, from matrix products
+        only, with the top eigenpair and ``n_deflate`` leading directions
+        deflated; error typically below 0.02 bits. ``"auto"``: exact up to
+        4000 points, slq above.
+    operator : {"auto", "dense", "matrix_free"}, default="auto"
+        What slq multiplies with: the dense operator in float32 (4 N^2
+        bytes), or kernel blocks recomputed from X for every product
+        (O(N) memory, slower). ``"auto"`` takes dense while it uses less than
+        half the available memory.
+    n_neighbors : int, default=15
+        Neighbours of the ``"knn"`` bandwidth.
+    n_lanczos_steps : int, default=30
+        Lanczos steps (quadrature nodes) per probe, for slq.
+    n_probes : int, default=32
+        Random probe vectors, for slq; the standard error falls as
+        ``1 / sqrt(n_probes)``.
+    n_deflate : int, default=64
+        Leading directions estimated deterministically (Hutch++-style) before
+        the probes, for slq; this is what keeps wide kernels and large t
+        accurate.
     random_state : int, RandomState instance or None, default=None
-        Seeds the subsample and the ``"median"`` bandwidth estimate.
+        Seeds the subsample, the ``"median"`` bandwidth and slq's probes.
 
     Returns
     -------
@@ -133,7 +220,7 @@ def diffusion_spectral_entropy(
     Raises
     ------
     InsufficientMemoryError
-        When the N x N operator would not fit in the available memory.
+        When the operator would not fit in the available memory.
 
     Warns
     -----
@@ -142,7 +229,8 @@ def diffusion_spectral_entropy(
 
     See Also
     --------
-    DiffusionSpectralEntropy : the same measure as a scikit-learn estimator.
+    DiffusionSpectralEntropy : the same measure as an estimator, which also
+        keeps the spectrum and slq's standard error.
 
     Examples
     --------
@@ -152,17 +240,20 @@ def diffusion_spectral_entropy(
     >>> h = diffusion_spectral_entropy(X, bandwidth="scale", t=1)
     >>> bool(0 <= h <= np.log2(200))
     True
+    >>> h_slq = diffusion_spectral_entropy(X, solver="slq", random_state=0)
+    >>> bool(abs(h - h_slq) < 0.05)
+    True
     """
     params = check_entropy_params(
-        bandwidth=bandwidth, t=t, base=base, max_samples=max_samples, solver=solver
+        bandwidth=bandwidth,
+        t=t,
+        base=base,
+        max_samples=max_samples,
+        solver=solver,
+        operator=operator,
+        n_neighbors=n_neighbors,
+        n_lanczos_steps=n_lanczos_steps,
+        n_probes=n_probes,
+        n_deflate=n_deflate,
     )
-    X = check_X(X)
-    return compute_dse(
-        X,
-        bandwidth=params["bandwidth"],
-        t=params["t"],
-        base=params["base"],
-        max_samples=params["max_samples"],
-        solver=params["solver"],
-        random_state=random_state,
-    ).entropy
+    return compute_dse(check_X(X), params, random_state=random_state).entropy

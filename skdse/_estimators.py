@@ -8,8 +8,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
-from ._spectrum import spectral_entropy
-from ._validation import _check_real, check_discrete_y, check_entropy_params
+from ._spectrum import ExactSpectrum
+from ._validation import EntropyParams, _check_real, check_discrete_y, check_entropy_params
 
 _X_CHECKS = dict(
     accept_sparse=False,
@@ -22,16 +22,10 @@ _X_CHECKS = dict(
 class _SpectralMeasure(BaseEstimator):
     """Shared parameter handling; not public."""
 
-    def _validated_params(self) -> dict:
-        return check_entropy_params(
-            bandwidth=self.bandwidth,
-            t=self.t,
-            base=self.base,
-            max_samples=self.max_samples,
-            solver=self.solver,
-            n_repeats=getattr(self, "n_repeats", 1),
-            n_jobs=getattr(self, "n_jobs", None),
-        )
+    def _validated_params(self) -> EntropyParams:
+        params = self.get_params(deep=False)
+        params.pop("random_state")
+        return check_entropy_params(**params)
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         return validate_data(self, X, reset=reset, **_X_CHECKS)
@@ -54,7 +48,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
 
     Parameters
     ----------
-    bandwidth : float, "scale" or "median", default="scale"
+    bandwidth : float, "scale", "median" or "knn", default="scale"
         Kernel width sigma; see :func:`diffusion_spectral_entropy`.
     t : float, default=1
         Diffusion time (power of the eigenvalues).
@@ -62,19 +56,39 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Logarithm base; 2 gives bits.
     max_samples : int or None, default=10000
         Rows above this are subsampled uniformly (seeded by ``random_state``).
-    solver : {"exact"}, default="exact"
-        Spectrum solver.
+    solver : {"auto", "exact", "slq"}, default="auto"
+        ``"exact"``: all eigenvalues (O(N^3)); ``"slq"``: stochastic Lanczos
+        quadrature from matrix products (large N); ``"auto"``: exact up to
+        4000 points. See :func:`diffusion_spectral_entropy`.
+    operator : {"auto", "dense", "matrix_free"}, default="auto"
+        What slq multiplies with.
+    n_neighbors : int, default=15
+        Neighbours of the ``"knn"`` bandwidth.
+    n_lanczos_steps : int, default=30
+        Lanczos steps per probe (slq).
+    n_probes : int, default=32
+        Random probes (slq).
+    n_deflate : int, default=64
+        Leading directions deflated before probing (slq).
     random_state : int, RandomState instance or None, default=None
-        Seeds subsampling and the ``"median"`` bandwidth.
+        Seeds subsampling, the ``"median"`` bandwidth and slq's probes.
 
     Attributes
     ----------
-    bandwidth_ : float
+    bandwidth_ : float or "knn"
         The resolved sigma, reused by :meth:`score`.
     entropy_ : float
         DSE of the training data.
-    eigenvalues_ : ndarray of shape (n_used,)
-        Eigenvalues of the diffusion operator, sorted descending.
+    entropy_std_ : float
+        Standard error of ``entropy_`` over slq's probes (0.0 when exact).
+    solver_ : str
+        The solver used, ``"exact"`` or ``"slq"``.
+    spectrum_ : object
+        The fitted spectrum: all eigenvalues (exact) or slq's quadrature rule;
+        :meth:`entropy_profile` reads it.
+    eigenvalues_ : ndarray of shape (n_used,) or None
+        Eigenvalues of the diffusion operator, sorted descending (exact
+        solver only; None for slq).
     n_samples_used_ : int
         Rows the spectrum was computed on (after subsampling).
     n_features_in_ : int
@@ -97,6 +111,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     True
     >>> est.entropy_profile([1, 2, 4]).shape
     (3,)
+    >>> slq = DiffusionSpectralEntropy(t=2, solver="slq", random_state=0).fit(X)
+    >>> bool(abs(slq.entropy_ - est.entropy_) < 4 * slq.entropy_std_ + 0.01)
+    True
     """
 
     def __init__(
@@ -106,7 +123,12 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         t=1,
         base=2,
         max_samples=10000,
-        solver="exact",
+        solver="auto",
+        operator="auto",
+        n_neighbors=15,
+        n_lanczos_steps=30,
+        n_probes=32,
+        n_deflate=64,
         random_state=None,
     ):
         self.bandwidth = bandwidth
@@ -114,20 +136,12 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.base = base
         self.max_samples = max_samples
         self.solver = solver
+        self.operator = operator
+        self.n_neighbors = n_neighbors
+        self.n_lanczos_steps = n_lanczos_steps
+        self.n_probes = n_probes
+        self.n_deflate = n_deflate
         self.random_state = random_state
-
-    def _compute(self, X, bandwidth):
-        p = self._validated_params()
-        return compute_dse(
-            X,
-            bandwidth=bandwidth if bandwidth is not None else p["bandwidth"],
-            t=p["t"],
-            base=p["base"],
-            max_samples=p["max_samples"],
-            solver=p["solver"],
-            random_state=self.random_state,
-            warn_stacklevel=5,
-        )
 
     def fit(self, X, y=None):
         """Resolve the bandwidth on X and compute its DSE.
@@ -144,10 +158,15 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self : DiffusionSpectralEntropy
         """
         X = self._check_X(X, reset=True)
-        res = self._compute(X, None)
+        res = compute_dse(
+            X, self._validated_params(), random_state=self.random_state, warn_stacklevel=4
+        )
         self.bandwidth_ = res.bandwidth
         self.entropy_ = res.entropy
-        self.eigenvalues_ = res.eigenvalues
+        self.entropy_std_ = res.entropy_std
+        self.spectrum_ = res.spectrum
+        self.solver_ = "exact" if isinstance(res.spectrum, ExactSpectrum) else "slq"
+        self.eigenvalues_ = res.spectrum.eigenvalues if self.solver_ == "exact" else None
         self.n_samples_used_ = res.n_samples_used
         return self
 
@@ -167,12 +186,14 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._compute(X, self.bandwidth_).entropy
+        params = self._validated_params().with_bandwidth(self.bandwidth_)
+        return compute_dse(X, params, random_state=self.random_state, warn_stacklevel=4).entropy
 
     def entropy_profile(self, t):
         """DSE of the training data at other diffusion times, from the stored spectrum.
 
-        No kernel or eigensolver is run again.
+        No kernel or eigensolver is run again (with slq, the same quadrature
+        rule is evaluated at each t).
 
         Parameters
         ----------
@@ -196,9 +217,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         ts = np.asarray(t, dtype=np.float64)
         for value in ts.ravel():
             _check_real("t", float(value))
-        return spectral_entropy(
-            self.eigenvalues_, ts if ts.ndim else float(ts), self._validated_params()["base"]
-        )
+        base = self._validated_params().base
+        return self.spectrum_.entropy(ts if ts.ndim else float(ts), base)
 
 
 class DiffusionSpectralMI(_SpectralMeasure):
@@ -213,7 +233,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
 
     Parameters
     ----------
-    bandwidth : float, "scale" or "median", default="scale"
+    bandwidth : float, "scale", "median" or "knn", default="scale"
         Kernel width sigma; see :func:`diffusion_spectral_entropy`.
     t : float, default=1
         Diffusion time.
@@ -223,16 +243,28 @@ class DiffusionSpectralMI(_SpectralMeasure):
         Random subsets averaged for each class's marginal term.
     max_samples : int or None, default=10000
         Most rows any one term is computed on.
-    solver : {"exact"}, default="exact"
-        Spectrum solver.
+    solver : {"auto", "exact", "slq"}, default="auto"
+        ``"exact"``: all eigenvalues (O(N^3)); ``"slq"``: stochastic Lanczos
+        quadrature from matrix products (large N); ``"auto"``: exact up to
+        4000 points. See :func:`diffusion_spectral_entropy`.
+    operator : {"auto", "dense", "matrix_free"}, default="auto"
+        What slq multiplies with.
+    n_neighbors : int, default=15
+        Neighbours of the ``"knn"`` bandwidth.
+    n_lanczos_steps : int, default=30
+        Lanczos steps per probe (slq).
+    n_probes : int, default=32
+        Random probes (slq).
+    n_deflate : int, default=64
+        Leading directions deflated before probing (slq).
     random_state : int, RandomState instance or None, default=None
-        Seeds the random subsets.
+        Seeds the random subsets and slq's probes.
     n_jobs : int or None, default=None
         Terms computed in parallel by joblib; the result does not depend on it.
 
     Attributes
     ----------
-    bandwidth_ : float
+    bandwidth_ : float or "knn"
         The resolved sigma, reused by :meth:`score`.
     mutual_information_ : float
         DSMI of the training data.
@@ -281,7 +313,12 @@ class DiffusionSpectralMI(_SpectralMeasure):
         base=2,
         n_repeats=5,
         max_samples=10000,
-        solver="exact",
+        solver="auto",
+        operator="auto",
+        n_neighbors=15,
+        n_lanczos_steps=30,
+        n_probes=32,
+        n_deflate=64,
         random_state=None,
         n_jobs=None,
     ):
@@ -291,20 +328,25 @@ class DiffusionSpectralMI(_SpectralMeasure):
         self.n_repeats = n_repeats
         self.max_samples = max_samples
         self.solver = solver
+        self.operator = operator
+        self.n_neighbors = n_neighbors
+        self.n_lanczos_steps = n_lanczos_steps
+        self.n_probes = n_probes
+        self.n_deflate = n_deflate
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     def _compute(self, X, y, bandwidth):
-        p = self._validated_params()
+        params = self._validated_params()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         y = check_discrete_y(y, X.shape[0])
         if bandwidth is not None:
-            p["bandwidth"] = bandwidth
+            params = params.with_bandwidth(bandwidth)
         return compute_dsmi(
-            X, y, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=5, **p
+            X, y, params, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=5
         )
 
     def fit(self, X, y):

@@ -145,31 +145,35 @@ def warn_if_degenerate(diag: KernelDiagnostics, sigma: float, stacklevel: int = 
     warnings.warn(msg, UserWarning, stacklevel=stacklevel)
 
 
-def diffusion_operator(X: np.ndarray, sigma: float) -> tuple[np.ndarray, KernelDiagnostics]:
+def diffusion_operator(
+    X: np.ndarray, sigma: float, dtype=np.float64
+) -> tuple[np.ndarray, np.ndarray]:
     """Dense symmetric diffusion operator of ``X`` at bandwidth ``sigma``.
 
-    One N x N float64 array is allocated; distances, kernel and
-    normalisation are all done in place on it, a row block at a time.
+    One N x N array of ``dtype`` is allocated; distances, kernel and
+    normalisation are all done in place on it, a row block at a time
+    (degrees are summed in float64 whatever ``dtype``).
 
     Returns
     -------
     A : ndarray of shape (n_samples, n_samples)
         ``D^-1/2 G D^-1/2``, eigenvalues in [0, 1] up to rounding.
-    diagnostics : KernelDiagnostics
+    degrees : ndarray of shape (n_samples,)
+        ``d = G 1`` in float64.
     """
     Z = X - X.mean(axis=0)
     Z /= sigma * np.sqrt(2.0)
-    A = squared_distances(Z)
+    A = squared_distances(Z.astype(dtype, copy=False))
     n = A.shape[0]
     degrees = np.empty(n)
     for start in range(0, n, BLOCK_ROWS):
         blk = A[start : start + BLOCK_ROWS]
         np.negative(blk, out=blk)
         np.exp(blk, out=blk)
-        blk.sum(axis=1, out=degrees[start : start + BLOCK_ROWS])
-    s = 1.0 / np.sqrt(degrees)
+        degrees[start : start + BLOCK_ROWS] = blk.sum(axis=1, dtype=np.float64)
+    s = (1.0 / np.sqrt(degrees)).astype(dtype)
     for start in range(0, n, BLOCK_ROWS):
         blk = A[start : start + BLOCK_ROWS]
         blk *= s[start : start + BLOCK_ROWS, None]
         blk *= s[None, :]
-    return A, KernelDiagnostics.from_degrees(degrees)
+    return A, degrees

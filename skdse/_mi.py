@@ -9,9 +9,15 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from ._entropy import diffusion_spectrum, subsample_indices
+from ._entropy import diffusion_spectrum, resolve_solver, subsample_indices
 from ._kernels import resolve_bandwidth, warn_if_degenerate
-from ._validation import check_dense_fits, check_discrete_y, check_entropy_params, check_X
+from ._validation import (
+    EntropyParams,
+    check_dense_fits,
+    check_discrete_y,
+    check_entropy_params,
+    check_X,
+)
 
 
 def seed_sequence(random_state) -> np.random.SeedSequence:
@@ -44,24 +50,19 @@ class DSMIResult:
     conditional: np.ndarray
     marginal: np.ndarray
     marginal_std: np.ndarray
-    bandwidth: float
+    bandwidth: float | str
 
 
-def _term(Xs: np.ndarray, sigma: float, solver: str, t: float, base: float):
-    spec = diffusion_spectrum(Xs, sigma, solver)
-    return spec.entropy(t, base), spec.diagnostics
+def _term(Xs: np.ndarray, sigma, params: EntropyParams, seed: np.random.SeedSequence):
+    spec, diag = diffusion_spectrum(Xs, sigma, params, np.random.default_rng(seed))
+    return float(spec.entropy(params.t, params.base)), diag
 
 
 def compute_dsmi(
     X: np.ndarray,
     y: np.ndarray,
+    params: EntropyParams,
     *,
-    bandwidth,
-    t: float,
-    base: float,
-    n_repeats: int,
-    max_samples: int | None,
-    solver: str,
     random_state=None,
     n_jobs=None,
     warn_stacklevel: int = 4,
@@ -77,31 +78,37 @@ def compute_dsmi(
     groups, inverse, sizes = np.unique(y, return_inverse=True, return_counts=True)
     n = X.shape[0]
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + len(groups))
-    sigma = resolve_bandwidth(
-        X, bandwidth, random_state=np.random.RandomState(bw_seed.generate_state(1)[0])
-    )
+    if params.bandwidth == "knn":
+        sigma = "knn"
+    else:
+        bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
+        sigma = resolve_bandwidth(X, params.bandwidth, random_state=bw_rng)
+    max_samples = params.max_samples
     term_size = sizes if max_samples is None else np.minimum(sizes, max_samples)
-    check_dense_fits(int(term_size.max()))
+    if resolve_solver(int(term_size.max()), params) == "exact":
+        check_dense_fits(int(term_size.max()))
 
-    subsets = []  # (group index, is_marginal, rows)
+    subsets = []  # (group index, is_marginal, rows, seed of the term's solver)
     for g, seq in enumerate(group_seeds):
         rng = np.random.default_rng(seq)
+        term_seeds = seq.spawn(1 + params.n_repeats)
         rows = np.flatnonzero(inverse == g)
         idx = subsample_indices(rows.shape[0], max_samples, rng)
-        subsets.append((g, False, rows if idx is None else rows[idx]))
-        for _ in range(n_repeats):
+        subsets.append((g, False, rows if idx is None else rows[idx], term_seeds[0]))
+        for r in range(params.n_repeats):
             # Sorted, so a subset of every row is X itself (DSMI of constant y is 0).
-            subsets.append((g, True, np.sort(rng.choice(n, term_size[g], replace=False))))
+            marginal_rows = np.sort(rng.choice(n, term_size[g], replace=False))
+            subsets.append((g, True, marginal_rows, term_seeds[1 + r]))
 
     out = Parallel(n_jobs=n_jobs)(
-        delayed(_term)(X[rows], sigma, solver, t, base) for _, _, rows in subsets
+        delayed(_term)(X[rows], sigma, params, seed) for _, _, rows, seed in subsets
     )
 
     conditional = np.empty(len(groups))
-    marginal_all = np.empty((len(groups), n_repeats))
+    marginal_all = np.empty((len(groups), params.n_repeats))
     repeat = np.zeros(len(groups), dtype=int)
     widest = None
-    for (g, is_marginal, _), (h, diag) in zip(subsets, out):
+    for (g, is_marginal, _, _), (h, diag) in zip(subsets, out):
         if not is_marginal:
             conditional[g] = h
             continue
@@ -109,17 +116,15 @@ def compute_dsmi(
         repeat[g] += 1
         if widest is None or diag.n_samples > widest.n_samples:
             widest = diag
-    if widest is not None:
+    if widest is not None and sigma != "knn":
         warn_if_degenerate(widest, sigma, stacklevel=warn_stacklevel)
 
     p = sizes / n
     marginal = marginal_all.mean(axis=1)
-    entropy = float(np.dot(p, marginal))
-    cond = float(np.dot(p, conditional))
     return DSMIResult(
         mutual_information=float(np.dot(p, marginal - conditional)),
-        entropy=entropy,
-        conditional_entropy=cond,
+        entropy=float(np.dot(p, marginal)),
+        conditional_entropy=float(np.dot(p, conditional)),
         groups=groups,
         group_sizes=sizes,
         conditional=conditional,
@@ -138,7 +143,12 @@ def diffusion_spectral_mutual_information(
     base=2,
     n_repeats=5,
     max_samples=10000,
-    solver="exact",
+    solver="auto",
+    operator="auto",
+    n_neighbors=15,
+    n_lanczos_steps=30,
+    n_probes=32,
+    n_deflate=64,
     random_state=None,
     n_jobs=None,
 ) -> float:
@@ -158,7 +168,7 @@ def diffusion_spectral_mutual_information(
         Discrete labels: any type scikit-learn accepts for classification
         (integers, strings, booleans). Continuous references are not
         supported yet and raise a ValueError.
-    bandwidth : float, "scale" or "median", default="scale"
+    bandwidth : float, "scale", "median" or "knn", default="scale"
         See :func:`diffusion_spectral_entropy`.
     t : float, default=1
         Diffusion time.
@@ -169,8 +179,10 @@ def diffusion_spectral_mutual_information(
     max_samples : int or None, default=10000
         Most rows any one term is computed on; a larger class and its
         matched subsets are subsampled to this size.
-    solver : {"exact"}, default="exact"
-        Spectrum solver.
+    solver : {"auto", "exact", "slq"}, default="auto"
+        Spectrum solver of every term; see :func:`diffusion_spectral_entropy`.
+    operator, n_neighbors, n_lanczos_steps, n_probes, n_deflate
+        As in :func:`diffusion_spectral_entropy`.
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets (through ``numpy.random.SeedSequence``, so
         the result does not depend on ``n_jobs``).
@@ -204,9 +216,14 @@ def diffusion_spectral_mutual_information(
         base=base,
         max_samples=max_samples,
         solver=solver,
+        operator=operator,
+        n_neighbors=n_neighbors,
+        n_lanczos_steps=n_lanczos_steps,
+        n_probes=n_probes,
+        n_deflate=n_deflate,
         n_repeats=n_repeats,
         n_jobs=n_jobs,
     )
     X = check_X(X)
     y = check_discrete_y(y, X.shape[0])
-    return compute_dsmi(X, y, random_state=random_state, n_jobs=n_jobs, **params).mutual_information
+    return compute_dsmi(X, y, params, random_state=random_state, n_jobs=n_jobs).mutual_information

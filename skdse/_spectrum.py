@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.linalg
 
@@ -75,3 +77,27 @@ def spectral_entropy(eigenvalues, t=1.0, base=2.0):
     if np.ndim(t) == 0:
         return float(h[0])
     return h.reshape(np.shape(t))
+
+
+@dataclass(frozen=True)
+class ExactSpectrum:
+    """All eigenvalues of a diffusion operator, sorted descending.
+
+    Examples
+    --------
+    >>> from skdse._spectrum import ExactSpectrum
+    >>> ExactSpectrum(np.array([1.0, 1.0])).entropy(1, 2)
+    1.0
+    """
+
+    eigenvalues: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.eigenvalues.shape[0]
+
+    def entropy(self, t, base):
+        return spectral_entropy(self.eigenvalues, t, base)
+
+    def entropy_std(self, t, base):
+        return 0.0 if np.ndim(t) == 0 else np.zeros(np.shape(t))

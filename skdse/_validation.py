@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import numbers
 import os
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 
-BANDWIDTH_STRINGS = ("scale", "median")
-SOLVERS = ("exact",)
+BANDWIDTH_STRINGS = ("scale", "median", "knn")
+SOLVERS = ("auto", "exact", "slq")
+OPERATORS = ("auto", "dense", "matrix_free")
 DISCRETE_TARGETS = ("binary", "multiclass")
 
 
@@ -57,7 +59,7 @@ def _check_int(name: str, value, *, lower: int, allow_none: bool = False) -> int
 
 
 def check_bandwidth(bandwidth) -> float | str:
-    """Validate ``bandwidth``: a positive finite float, ``"scale"`` or ``"median"``."""
+    """Validate ``bandwidth``: a positive finite float, ``"scale"``, ``"median"`` or ``"knn"``."""
     if isinstance(bandwidth, str):
         if bandwidth not in BANDWIDTH_STRINGS:
             raise ValueError(
@@ -81,29 +83,66 @@ def check_base(base) -> float:
     return base
 
 
-def check_solver(solver) -> str:
-    if not isinstance(solver, str) or solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}.")
-    return solver
+def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class EntropyParams:
+    """Validated parameters of an entropy computation (functions and estimators alike)."""
+
+    bandwidth: float | str = "scale"
+    t: float = 1.0
+    base: float = 2.0
+    max_samples: int | None = 10000
+    solver: str = "auto"
+    operator: str = "auto"
+    n_neighbors: int = 15
+    n_lanczos_steps: int = 30
+    n_probes: int = 32
+    n_deflate: int = 64
+    n_repeats: int = 1
+
+    def with_bandwidth(self, bandwidth) -> EntropyParams:
+        return replace(self, bandwidth=bandwidth)
 
 
 def check_entropy_params(
-    *, bandwidth, t, base, max_samples, solver, n_repeats=1, n_jobs=None
-) -> dict:
+    *,
+    bandwidth="scale",
+    t=1,
+    base=2,
+    max_samples=10000,
+    solver="auto",
+    operator="auto",
+    n_neighbors=15,
+    n_lanczos_steps=30,
+    n_probes=32,
+    n_deflate=64,
+    n_repeats=1,
+    n_jobs=None,
+) -> EntropyParams:
     """Validate the parameters every entropy computation takes.
 
-    Returns them normalised (floats as Python floats), in a dict.
+    Each wrong value raises a ValueError or TypeError that names it.
     """
     if n_jobs is not None and not isinstance(n_jobs, numbers.Integral):
         raise TypeError(f"n_jobs must be an integer or None, got {n_jobs!r}.")
-    return {
-        "bandwidth": check_bandwidth(bandwidth),
-        "t": _check_real("t", t),
-        "base": check_base(base),
-        "max_samples": _check_int("max_samples", max_samples, lower=2, allow_none=True),
-        "solver": check_solver(solver),
-        "n_repeats": _check_int("n_repeats", n_repeats, lower=1),
-    }
+    return EntropyParams(
+        bandwidth=check_bandwidth(bandwidth),
+        t=_check_real("t", t),
+        base=check_base(base),
+        max_samples=_check_int("max_samples", max_samples, lower=2, allow_none=True),
+        solver=_check_choice("solver", solver, SOLVERS),
+        operator=_check_choice("operator", operator, OPERATORS),
+        n_neighbors=_check_int("n_neighbors", n_neighbors, lower=1),
+        n_lanczos_steps=_check_int("n_lanczos_steps", n_lanczos_steps, lower=2),
+        n_probes=_check_int("n_probes", n_probes, lower=2),
+        n_deflate=_check_int("n_deflate", n_deflate, lower=0),
+        n_repeats=_check_int("n_repeats", n_repeats, lower=1),
+    )
 
 
 def check_X(X, *, input_name: str = "X") -> np.ndarray:
@@ -167,19 +206,27 @@ def available_memory_bytes() -> int | None:
         return None
 
 
+def check_memory(need: int, what: str, advice: str) -> None:
+    """Refuse, before allocating, ``need`` bytes that the machine does not have."""
+    have = available_memory_bytes()
+    if have is not None and need > have:
+        raise InsufficientMemoryError(
+            f"{what} needs about {need / 2**30:.1f} GiB, but only {have / 2**30:.1f} GiB "
+            f"of memory is available. {advice}"
+        )
+
+
 def check_dense_fits(n: int, *, itemsize: int = 8, n_arrays: float = 1.1) -> None:
     """Refuse, before allocating, an ``n x n`` operator that cannot fit in memory.
 
     ``n_arrays`` counts the N x N arrays alive at the peak (the operator plus
     the eigensolver's workspace).
     """
-    need = int(n_arrays * itemsize * n * n)
-    have = available_memory_bytes()
-    if have is not None and need > have:
-        fits = max(2, int(0.8 * np.sqrt(have / (itemsize * n_arrays))))
-        raise InsufficientMemoryError(
-            f"The exact solver needs a dense {n} x {n} operator, about {need / 2**30:.1f} GiB, "
-            f"but only {have / 2**30:.1f} GiB of memory is available. Pass a smaller "
-            f"max_samples (for example max_samples={fits}) to estimate the entropy on a "
-            "uniform subsample."
-        )
+    have = available_memory_bytes() or 0
+    fits = max(2, int(0.8 * np.sqrt(have / (itemsize * n_arrays))))
+    check_memory(
+        int(n_arrays * itemsize * n * n),
+        f"The exact solver's dense {n} x {n} operator",
+        f"Pass solver='slq' (matrix-free above this size), or a smaller max_samples "
+        f"(for example max_samples={fits}) to use a uniform subsample.",
+    )

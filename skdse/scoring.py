@@ -30,8 +30,14 @@ class _EmbeddingScorer:
         self._n_jobs = n_jobs
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self._params.items())
-        return f"make_{self._measure}_scorer({args}, random_state={self._random_state!r})"
+        defaults = check_entropy_params()
+        changed = {k: v for k, v in vars(self._params).items() if v != getattr(defaults, k)}
+        if self._measure == "dse":
+            changed.pop("n_repeats", None)
+        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+        if self._random_state is not None:
+            args += (", " if args else "") + f"random_state={self._random_state!r}"
+        return f"make_{self._measure}_scorer({args})"
 
     def __call__(self, estimator, X, y=None) -> float:
         if not hasattr(estimator, "transform"):
@@ -41,18 +47,27 @@ class _EmbeddingScorer:
                 "that is a DSE/DSMI measure, use its own score (scoring=None)."
             )
         Z = check_X(estimator.transform(X), input_name="the transformed X")
-        p = dict(self._params)
         if self._measure == "dse":
-            p.pop("n_repeats")
-            return compute_dse(Z, random_state=self._random_state, **p).entropy
+            return compute_dse(Z, self._params, random_state=self._random_state).entropy
         y = check_discrete_y(y, Z.shape[0])
         return compute_dsmi(
-            Z, y, random_state=self._random_state, n_jobs=self._n_jobs, **p
+            Z, y, self._params, random_state=self._random_state, n_jobs=self._n_jobs
         ).mutual_information
 
 
 def make_dse_scorer(
-    *, bandwidth="scale", t=1, base=2, max_samples=10000, solver="exact", random_state=None
+    *,
+    bandwidth="scale",
+    t=1,
+    base=2,
+    max_samples=10000,
+    solver="auto",
+    operator="auto",
+    n_neighbors=15,
+    n_lanczos_steps=30,
+    n_probes=32,
+    n_deflate=64,
+    random_state=None,
 ):
     """Make a scorer that returns the DSE of ``estimator.transform(X)``.
 
@@ -76,7 +91,16 @@ def make_dse_scorer(
     (3,)
     """
     params = check_entropy_params(
-        bandwidth=bandwidth, t=t, base=base, max_samples=max_samples, solver=solver
+        bandwidth=bandwidth,
+        t=t,
+        base=base,
+        max_samples=max_samples,
+        solver=solver,
+        operator=operator,
+        n_neighbors=n_neighbors,
+        n_lanczos_steps=n_lanczos_steps,
+        n_probes=n_probes,
+        n_deflate=n_deflate,
     )
     return _EmbeddingScorer("dse", params, random_state)
 
@@ -88,7 +112,12 @@ def make_dsmi_scorer(
     base=2,
     n_repeats=5,
     max_samples=10000,
-    solver="exact",
+    solver="auto",
+    operator="auto",
+    n_neighbors=15,
+    n_lanczos_steps=30,
+    n_probes=32,
+    n_deflate=64,
     random_state=None,
     n_jobs=None,
 ):
@@ -119,6 +148,11 @@ def make_dsmi_scorer(
         base=base,
         max_samples=max_samples,
         solver=solver,
+        operator=operator,
+        n_neighbors=n_neighbors,
+        n_lanczos_steps=n_lanczos_steps,
+        n_probes=n_probes,
+        n_deflate=n_deflate,
         n_repeats=n_repeats,
         n_jobs=n_jobs,
     )

@@ -22,7 +22,9 @@ def _reference_dse(X, sigma, t):
 def _check_dse_parity(X, sigma):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        est = DiffusionSpectralEntropy(bandwidth=sigma, t=TS[0], max_samples=None).fit(X)
+        est = DiffusionSpectralEntropy(
+            bandwidth=sigma, t=TS[0], max_samples=None, solver="exact"
+        ).fit(X)
     ours = est.entropy_profile(list(TS))
     for t, h in zip(TS, ours):
         ref = _reference_dse(X, sigma, t)
@@ -56,7 +58,9 @@ def test_function_and_estimator_agree_with_reference_defaults():
 def test_dsmi_matches_reference(n_classes):
     X, y = make_branching_tree(n_classes, 100, 20, step=2.0, noise=1.0, random_state=n_classes)
     sigma = 10.0
-    est = DiffusionSpectralMI(bandwidth=sigma, n_repeats=50, random_state=0).fit(X, y)
+    est = DiffusionSpectralMI(bandwidth=sigma, n_repeats=50, solver="exact", random_state=0).fit(
+        X, y
+    )
 
     # Each class's conditional DSE is deterministic: 1e-9.
     for label, h in zip(est.groups_, est.group_conditional_entropies_):
