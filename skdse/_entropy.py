@@ -20,9 +20,10 @@ from ._validation import (
     check_X,
 )
 
-#: Largest N the "auto" solver computes exactly; measured on a 2-core machine
-#: (benchmarks/bench_slq_accuracy.py --crossover): above it SLQ is faster.
-AUTO_EXACT_MAX = 4000
+#: Largest N the "auto" solver computes exactly. Measured on a 2-core machine
+#: (benchmarks/bench_slq_accuracy.py --crossover): exact / slq time was 0.77 at
+#: N = 2000 and 1.53 at N = 3000, so slq (at its default accuracy) wins above ~2500.
+AUTO_EXACT_MAX = 2500
 #: Rows of a matrix-free kernel block, per thread.
 MATRIX_FREE_BLOCK = 1024
 
@@ -192,7 +193,7 @@ def diffusion_spectral_entropy(
         quadrature of the two spectral sums DSE needs, from matrix products
         only, with the top eigenpair and ``n_deflate`` leading directions
         deflated; error typically below 0.02 bits. ``"auto"``: exact up to
-        4000 points, slq above.
+        2500 points (where slq starts to be faster), slq above.
     operator : {"auto", "dense", "matrix_free"}, default="auto"
         What slq multiplies with: the dense operator in float32 (4 N^2
         bytes), or kernel blocks recomputed from X for every product

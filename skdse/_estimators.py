@@ -59,7 +59,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     solver : {"auto", "exact", "slq"}, default="auto"
         ``"exact"``: all eigenvalues (O(N^3)); ``"slq"``: stochastic Lanczos
         quadrature from matrix products (large N); ``"auto"``: exact up to
-        4000 points. See :func:`diffusion_spectral_entropy`.
+        2500 points. See :func:`diffusion_spectral_entropy`.
     operator : {"auto", "dense", "matrix_free"}, default="auto"
         What slq multiplies with.
     n_neighbors : int, default=15
@@ -246,7 +246,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
     solver : {"auto", "exact", "slq"}, default="auto"
         ``"exact"``: all eigenvalues (O(N^3)); ``"slq"``: stochastic Lanczos
         quadrature from matrix products (large N); ``"auto"``: exact up to
-        4000 points. See :func:`diffusion_spectral_entropy`.
+        2500 points. See :func:`diffusion_spectral_entropy`.
     operator : {"auto", "dense", "matrix_free"}, default="auto"
         What slq multiplies with.
     n_neighbors : int, default=15
