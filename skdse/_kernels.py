@@ -2,16 +2,21 @@
 
 The operator is ``A = D^-1/2 G D^-1/2`` with ``G_ij = exp(-||x_i - x_j||^2 /
 (2 sigma^2))`` and ``D = diag(G 1)``. It has the eigenvalues of the diffusion
-matrix ``P = D^-1 G``, is symmetric, and is built in place in one N x N buffer.
+matrix ``P = D^-1 G``, is symmetric, and is built in one N x N buffer, a row
+block at a time, with array-API operations on whatever device X lives.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from array_api_compat import device
 from sklearn.utils import check_random_state
+
+from ._backend import namespace, to_numpy
 
 #: Rows of the distance matrix computed at once; keeps each block in cache.
 BLOCK_ROWS = 256
@@ -23,23 +28,23 @@ WIDE_AFFINITY = 0.99
 NARROW_MASS = 0.01
 
 
-def resolve_bandwidth(X: np.ndarray, bandwidth, *, random_state=None) -> float:
+def resolve_bandwidth(X, bandwidth, *, random_state=None) -> float:
     """Turn a bandwidth specification into a positive float sigma.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Validated data.
+    X : array of shape (n_samples, n_features)
+        Validated data, on any array-API backend.
     bandwidth : float, "scale" or "median"
         A float is returned as is. ``"scale"`` follows scikit-learn's SVC
         convention ``gamma = 1 / (n_features * X.var())``, that is
         ``2 sigma^2 = n_features * X.var()``, computed after centring each
         feature: ``2 sigma^2 = sum_j Var(X[:, j])``, the total variance (half
         the mean squared pairwise distance). Centring makes it invariant to
-        rotating and translating X, which the pooled ``X.var()`` is not. ``"median"`` is the median
-        pairwise Euclidean distance, on a seeded subsample of at most
-        2000 points (zero distances from duplicated points are left out
-        when they are the majority).
+        rotating and translating X, which the pooled ``X.var()`` is not.
+        ``"median"`` is the median pairwise Euclidean distance, on a seeded
+        subsample of at most 2000 points (zero distances from duplicated
+        points are left out when they are the majority).
     random_state : int, RandomState instance or None
         Seeds the subsample of ``"median"``.
 
@@ -50,15 +55,18 @@ def resolve_bandwidth(X: np.ndarray, bandwidth, *, random_state=None) -> float:
     """
     if not isinstance(bandwidth, str):
         return float(bandwidth)
+    xp = namespace(X)
     if bandwidth == "scale":
         # Total variance: n_features * X.var() once each feature is centred.
-        sigma2 = float(X.var(axis=0).sum()) / 2.0
-        return float(np.sqrt(sigma2)) if sigma2 > 0 else 1.0
-    # "median"
+        sigma2 = float(xp.sum(xp.var(X, axis=0))) / 2.0
+        return math.sqrt(sigma2) if sigma2 > 0 else 1.0
+    # "median": on the host, from at most MEDIAN_MAX_POINTS rows.
     n = X.shape[0]
     if n > MEDIAN_MAX_POINTS:
         rng = check_random_state(random_state)
-        X = X[np.sort(rng.choice(n, MEDIAN_MAX_POINTS, replace=False))]
+        idx = np.sort(rng.choice(n, MEDIAN_MAX_POINTS, replace=False))
+        X = xp.take(X, xp.asarray(idx, device=device(X)), axis=0)
+    X = to_numpy(X).astype(np.float64)
     d2 = squared_distances(X - X.mean(axis=0))
     d = np.sqrt(d2[np.triu_indices(X.shape[0], k=1)])
     med = float(np.median(d))
@@ -68,28 +76,24 @@ def resolve_bandwidth(X: np.ndarray, bandwidth, *, random_state=None) -> float:
     return float(np.median(positive)) if positive.size else 1.0
 
 
-def squared_distances(X: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Pairwise squared Euclidean distances by the norm expansion, clipped at 0.
+def squared_distance_block(Z, sq, start: int, stop: int, xp):
+    """Rows ``start:stop`` of the pairwise squared distances of the rows of Z.
 
-    Computed in row blocks into ``out`` (allocated when None) so that the
-    temporaries stay one block in size. The diagonal is exactly 0. Centre X
+    Norm expansion, clipped at 0, with the diagonal exactly 0. Centre Z
     first: the expansion loses precision when the norms dwarf the distances.
     """
-    n = X.shape[0]
-    if out is None:
-        out = np.empty((n, n), dtype=X.dtype)
-    sq = np.einsum("ij,ij->i", X, X)
-    for start in range(0, n, BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, n)
-        blk = out[start:stop]
-        np.matmul(X[start:stop], X.T, out=blk)
-        blk *= -2.0
-        blk += sq[start:stop, None]
-        blk += sq[None, :]
-        np.maximum(blk, 0.0, out=blk)
-        idx = np.arange(start, stop)
-        blk[idx - start, idx] = 0.0
-    return out
+    blk = (sq[start:stop, None] + sq[None, :]) - 2.0 * (Z[start:stop, ...] @ Z.T)
+    blk = xp.clip(blk, min=0.0)
+    rows = xp.arange(start, stop, device=device(Z))[:, None]
+    cols = xp.arange(Z.shape[0], device=device(Z))[None, :]
+    return xp.where(rows == cols, xp.zeros_like(blk), blk)
+
+
+def squared_distances(Z) -> np.ndarray:
+    """All pairwise squared Euclidean distances of the rows of Z (small Z only)."""
+    xp = namespace(Z)
+    sq = xp.sum(Z * Z, axis=1)
+    return squared_distance_block(Z, sq, 0, Z.shape[0], xp)
 
 
 @dataclass(frozen=True)
@@ -107,9 +111,9 @@ class KernelDiagnostics:
     all_duplicates: bool = False
 
     @classmethod
-    def from_degrees(cls, degrees: np.ndarray):
+    def from_degrees(cls, degrees):
         n = degrees.shape[0]
-        mass = float(degrees.mean()) - 1.0
+        mass = float(namespace(degrees).mean(degrees)) - 1.0
         return cls(n, mass / (n - 1) if n > 1 else 0.0, mass)
 
     def problem(self) -> str | None:
@@ -145,35 +149,38 @@ def warn_if_degenerate(diag: KernelDiagnostics, sigma: float, stacklevel: int = 
     warnings.warn(msg, UserWarning, stacklevel=stacklevel)
 
 
-def diffusion_operator(
-    X: np.ndarray, sigma: float, dtype=np.float64
-) -> tuple[np.ndarray, np.ndarray]:
+def diffusion_operator(X, sigma: float, dtype=None):
     """Dense symmetric diffusion operator of ``X`` at bandwidth ``sigma``.
 
-    One N x N array of ``dtype`` is allocated; distances, kernel and
-    normalisation are all done in place on it, a row block at a time
-    (degrees are summed in float64 whatever ``dtype``).
+    Written against the array API: X may be a NumPy, CuPy, PyTorch or any
+    standard-conforming array, and A is computed on X's device. One N x N
+    array of ``dtype`` (default X's floating dtype) is allocated and filled a
+    row block at a time; temporaries stay one block in size. Degrees are
+    summed in float64 whatever ``dtype``.
 
     Returns
     -------
-    A : ndarray of shape (n_samples, n_samples)
+    A : array of shape (n_samples, n_samples)
         ``D^-1/2 G D^-1/2``, eigenvalues in [0, 1] up to rounding.
-    degrees : ndarray of shape (n_samples,)
-        ``d = G 1`` in float64.
+    degrees : array of shape (n_samples,)
+        ``d = G 1`` in float64, on X's device.
     """
-    Z = X - X.mean(axis=0)
-    Z /= sigma * np.sqrt(2.0)
-    A = squared_distances(Z.astype(dtype, copy=False))
-    n = A.shape[0]
-    degrees = np.empty(n)
+    xp = namespace(X)
+    dtype = X.dtype if dtype is None else dtype
+    dev = device(X)
+    Z = (X - xp.mean(X, axis=0)) / (sigma * math.sqrt(2.0))
+    Z = xp.astype(Z, dtype)
+    sq = xp.sum(Z * Z, axis=1)
+    n = Z.shape[0]
+    A = xp.empty((n, n), dtype=dtype, device=dev)
+    degrees = xp.empty((n,), dtype=xp.float64, device=dev)
     for start in range(0, n, BLOCK_ROWS):
-        blk = A[start : start + BLOCK_ROWS]
-        np.negative(blk, out=blk)
-        np.exp(blk, out=blk)
-        degrees[start : start + BLOCK_ROWS] = blk.sum(axis=1, dtype=np.float64)
-    s = (1.0 / np.sqrt(degrees)).astype(dtype)
+        stop = min(start + BLOCK_ROWS, n)
+        blk = xp.exp(-squared_distance_block(Z, sq, start, stop, xp))
+        A[start:stop, :] = blk
+        degrees[start:stop] = xp.sum(xp.astype(blk, xp.float64), axis=1)
+    s = xp.astype(1.0 / xp.sqrt(degrees), dtype)
     for start in range(0, n, BLOCK_ROWS):
-        blk = A[start : start + BLOCK_ROWS]
-        blk *= s[start : start + BLOCK_ROWS, None]
-        blk *= s[None, :]
+        stop = min(start + BLOCK_ROWS, n)
+        A[start:stop, :] = A[start:stop, :] * s[start:stop, None] * s[None, :]
     return A, degrees

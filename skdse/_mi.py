@@ -9,6 +9,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
+from ._backend import device_memory_bytes, is_numpy, namespace, take_rows
 from ._entropy import diffusion_spectrum, resolve_solver, subsample_indices
 from ._kernels import resolve_bandwidth, warn_if_degenerate
 from ._validation import (
@@ -86,7 +87,11 @@ def compute_dsmi(
     max_samples = params.max_samples
     term_size = sizes if max_samples is None else np.minimum(sizes, max_samples)
     if resolve_solver(int(term_size.max()), params) == "exact":
-        check_dense_fits(int(term_size.max()))
+        check_dense_fits(
+            int(term_size.max()),
+            itemsize=8 if params.dtype == "float64" else 4,
+            available=device_memory_bytes(namespace(X), X),
+        )
 
     subsets = []  # (group index, is_marginal, rows, seed of the term's solver)
     for g, seq in enumerate(group_seeds):
@@ -100,8 +105,8 @@ def compute_dsmi(
             marginal_rows = np.sort(rng.choice(n, term_size[g], replace=False))
             subsets.append((g, True, marginal_rows, term_seeds[1 + r]))
 
-    out = Parallel(n_jobs=n_jobs)(
-        delayed(_term)(X[rows], sigma, params, seed) for _, _, rows, seed in subsets
+    out = Parallel(n_jobs=n_jobs if is_numpy(namespace(X)) else None)(
+        delayed(_term)(take_rows(X, rows), sigma, params, seed) for _, _, rows, seed in subsets
     )
 
     conditional = np.empty(len(groups))
@@ -149,6 +154,8 @@ def diffusion_spectral_mutual_information(
     n_lanczos_steps=30,
     n_probes=32,
     n_deflate=64,
+    backend="auto",
+    dtype="float64",
     random_state=None,
     n_jobs=None,
 ) -> float:
@@ -181,13 +188,14 @@ def diffusion_spectral_mutual_information(
         matched subsets are subsampled to this size.
     solver : {"auto", "exact", "slq"}, default="auto"
         Spectrum solver of every term; see :func:`diffusion_spectral_entropy`.
-    operator, n_neighbors, n_lanczos_steps, n_probes, n_deflate
+    operator, n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype
         As in :func:`diffusion_spectral_entropy`.
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets (through ``numpy.random.SeedSequence``, so
         the result does not depend on ``n_jobs``).
     n_jobs : int or None, default=None
-        Terms (each class and each repeat) computed in parallel by joblib.
+        Terms (each class and each repeat) computed in parallel by joblib
+        (for host arrays; on a GPU the terms run in turn).
 
     Returns
     -------
@@ -221,9 +229,11 @@ def diffusion_spectral_mutual_information(
         n_lanczos_steps=n_lanczos_steps,
         n_probes=n_probes,
         n_deflate=n_deflate,
+        backend=backend,
+        dtype=dtype,
         n_repeats=n_repeats,
         n_jobs=n_jobs,
     )
-    X = check_X(X)
+    X = check_X(X, backend=params.backend, dtype=params.dtype)
     y = check_discrete_y(y, X.shape[0])
     return compute_dsmi(X, y, params, random_state=random_state, n_jobs=n_jobs).mutual_information

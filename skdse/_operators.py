@@ -14,13 +14,16 @@ and the kernel diagnostics.
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+from array_api_compat import device
 from threadpoolctl import threadpool_limits
 
+from ._backend import is_numpy, namespace, to_numpy
 from ._kernels import KernelDiagnostics, diffusion_operator
 
 #: Default number of neighbours of the kNN operator.
@@ -28,90 +31,107 @@ N_NEIGHBORS = 15
 
 
 class DenseOperator:
-    """The dense symmetric diffusion operator of X at bandwidth sigma.
+    """The dense symmetric diffusion operator of X at bandwidth sigma, on X's device.
 
-    ``dtype=np.float32`` halves the memory and the time of each product;
-    the Lanczos solver accumulates in float64 either way.
+    ``dtype`` float32 halves the memory and the time of each product; the
+    Lanczos solver accumulates in float64 either way.
     """
 
-    def __init__(self, X: np.ndarray, sigma: float, dtype=np.float64):
+    def __init__(self, X, sigma: float, dtype=None):
+        self.xp = namespace(X)
         self.A, self.degrees = diffusion_operator(X, sigma, dtype)
         self.n = X.shape[0]
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
-    def matmat(self, V: np.ndarray) -> np.ndarray:
-        return (self.A @ V.astype(self.A.dtype, copy=False)).astype(np.float64, copy=False)
+    def matmat(self, V):
+        xp = self.xp
+        return xp.astype(self.A @ xp.astype(V, self.A.dtype), xp.float64)
 
-    def toarray(self) -> np.ndarray:
+    def toarray(self):
         return self.A
 
 
 class MatrixFreeOperator:
     """Gaussian diffusion operator whose kernel blocks are recomputed per product.
 
-    Each product makes one pass over the N x N kernel, a row block at a
-    time: ``-||z_i - z_j||^2`` comes out of a single matrix product of
-    augmented coordinates, then one in-place ``exp``. Blocks are spread
-    over threads (BLAS pinned to one thread each). Kernel blocks are formed
-    in ``dtype`` (float32 by default: twice as fast, affinities accurate to
-    about 1e-5 relative, entropies to far better than the solver's own
-    error); products accumulate in float64.
+    Each product makes one pass over the upper half of the N x N kernel
+    (it is symmetric), a row block at a time: ``-||z_i - z_j||^2`` comes out
+    of a single matrix product of augmented coordinates, then one ``exp``.
+    On NumPy, blocks are spread over threads (BLAS pinned to one thread each); on a GPU they run in
+    turn. Kernel blocks are formed in ``dtype`` (float32 by default: twice
+    as fast, affinities accurate to about 1e-5 relative, entropies to far
+    better than the solver's own error); products accumulate in float64.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : array of shape (n_samples, n_features)
     sigma : float
     block_rows : int, default=1024
         Rows of the kernel formed at once per thread (memory
         ``block_rows * n_samples * itemsize`` per thread).
-    dtype : numpy dtype, default=np.float32
+    dtype : dtype of X's namespace, default float32
     n_threads : int or None
-        Threads over row blocks; None uses the CPU count.
+        Threads over row blocks (NumPy only); None uses the CPU count.
     """
 
-    def __init__(self, X, sigma, *, block_rows=1024, dtype=np.float32, n_threads=None):
-        Z = (X - X.mean(axis=0)) / (sigma * np.sqrt(2.0))
-        sq = np.einsum("ij,ij->i", Z, Z)
-        ones = np.ones((Z.shape[0], 1))
+    def __init__(self, X, sigma, *, block_rows=1024, dtype=None, n_threads=None):
+        xp = self.xp = namespace(X)
+        self.dtype = xp.float32 if dtype is None else dtype
+        dev = device(X)
+        Z = (xp.astype(X, xp.float64) - xp.mean(X, axis=0)) / (sigma * math.sqrt(2.0))
+        sq = xp.sum(Z * Z, axis=1)[:, None]
+        ones = xp.ones((Z.shape[0], 1), dtype=xp.float64, device=dev)
         # [2z, -|z|^2, -1] . [z, 1, |z|^2] = -|z_i - z_j|^2
-        self._L = np.hstack([2.0 * Z, -sq[:, None], -ones]).astype(dtype)
-        self._R = np.hstack([Z, ones, sq[:, None]]).astype(dtype)
+        self._L = xp.astype(xp.concat([2.0 * Z, -sq, -ones], axis=1), self.dtype)
+        self._R = xp.astype(xp.concat([Z, ones, sq], axis=1), self.dtype)
         self.n = Z.shape[0]
-        self.dtype = np.dtype(dtype)
         self.block_rows = int(block_rows)
-        self.n_threads = n_threads or os.cpu_count() or 1
-        self._scale = np.ones(self.n)
-        self.degrees = self._kernel_matmat(np.ones((self.n, 1)))[:, 0]
-        self._scale = 1.0 / np.sqrt(self.degrees)
+        self.n_threads = (n_threads or os.cpu_count() or 1) if is_numpy(xp) else 1
+        self._scale = xp.ones((self.n,), dtype=xp.float64, device=dev)
+        self.degrees = self._kernel_matmat(xp.ones((self.n, 1), dtype=xp.float64, device=dev))[:, 0]
+        self._scale = 1.0 / xp.sqrt(self.degrees)
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
-    def _kernel_matmat(self, V: np.ndarray) -> np.ndarray:
-        """``S G S V`` with ``S = diag(self._scale)``, one pass over G."""
-        SV = (self._scale[:, None] * V).astype(self.dtype)
-        out = np.empty((self.n, V.shape[1]))
-        starts = range(0, self.n, self.block_rows)
+    def _kernel_matmat(self, V):
+        """``S G S V`` with ``S = diag(self._scale)``, one pass over half of G.
 
-        def work(start):
-            stop = min(start + self.block_rows, self.n)
-            G = self._L[start:stop] @ self._R.T
-            np.exp(G, out=G)
-            out[start:stop] = G @ SV
-            out[start:stop] *= self._scale[start:stop, None]
+        G is symmetric: row block i forms only its columns from i on, and
+        each block serves twice, ``out_i += G_ij SV_j`` and
+        ``out_j += G_ij^T SV_i``. Each thread sums into its own accumulator.
+        """
+        xp = self.xp
+        SV = xp.astype(self._scale[:, None] * V, self.dtype)
+        starts = list(range(0, self.n, self.block_rows))
 
-        with threadpool_limits(limits=1, user_api="blas"):
-            if self.n_threads == 1:
-                for s in starts:
-                    work(s)
-            else:
+        def work(my_starts):
+            acc = xp.zeros((self.n, V.shape[1]), dtype=xp.float64, device=device(V))
+            for start in my_starts:
+                stop = min(start + self.block_rows, self.n)
+                G = xp.exp(self._L[start:stop, :] @ self._R[start:, :].T)  # (b, n - start)
+                acc[start:stop, :] = acc[start:stop, :] + xp.astype(G @ SV[start:, :], xp.float64)
+                if stop < self.n:
+                    right = xp.astype(G[:, stop - start :].T @ SV[start:stop, :], xp.float64)
+                    acc[stop:, :] = acc[stop:, :] + right
+            return acc
+
+        if self.n_threads == 1:
+            out = work(starts)
+        else:
+            shares = [starts[i :: self.n_threads] for i in range(self.n_threads)]
+            with threadpool_limits(limits=1, user_api="blas"):
                 with ThreadPoolExecutor(self.n_threads) as pool:
-                    list(pool.map(work, starts))
-        return out
+                    accs = list(pool.map(work, shares))
+            out = accs[0]
+            for acc in accs[1:]:
+                out = out + acc
+        return out * self._scale[:, None]
 
-    def matmat(self, V: np.ndarray) -> np.ndarray:
+    def matmat(self, V):
         return self._kernel_matmat(V)
 
-    def toarray(self) -> np.ndarray:
-        return self._kernel_matmat(np.eye(self.n))
+    def toarray(self):
+        xp = self.xp
+        return self._kernel_matmat(xp.eye(self.n, dtype=xp.float64, device=device(self._L)))
 
 
 def knn_affinity(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -138,13 +158,14 @@ def knn_affinity(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[sp.csr_
     positive = sigmas[sigmas > 0]
     floor = positive.min() if positive.size else 1.0
     sigmas[sigmas <= 0] = floor  # a point with k duplicates: smallest positive scale
+    # Squared distances on the kNN graph, offset by 1 so that a distance of 0
+    # (duplicates) is still stored; the union with the transpose then keeps
+    # every pair where either point is among the other's neighbours.
     rows = np.repeat(np.arange(n), k + 1)
-    cols = idx.ravel()
-    pattern = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
-    pattern = ((pattern + pattern.T) > 0).tocoo()
-    r, c = pattern.row, pattern.col
-    d2 = np.einsum("ij,ij->i", X[r] - X[c], X[r] - X[c])
-    w = np.exp(-d2 / (2.0 * sigmas[r] * sigmas[c]))
+    D2 = sp.csr_matrix((dist.ravel() ** 2 + 1.0, (rows, idx.ravel())), shape=(n, n))
+    D2 = D2.maximum(D2.T).tocoo()
+    r, c = D2.row, D2.col
+    w = np.exp(-(D2.data - 1.0) / (2.0 * sigmas[r] * sigmas[c]))
     w[r == c] = 1.0
     G = sp.csr_matrix((w, (r, c)), shape=(n, n))
     G.setdiag(1.0)
@@ -152,9 +173,15 @@ def knn_affinity(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[sp.csr_
 
 
 class KnnOperator:
-    """Sparse diffusion operator of the adaptive kNN affinity (:func:`knn_affinity`)."""
+    """Sparse diffusion operator of the adaptive kNN affinity (:func:`knn_affinity`).
 
-    def __init__(self, X: np.ndarray, n_neighbors: int = N_NEIGHBORS):
+    Built and applied on the host (scikit-learn's neighbour search and
+    scipy.sparse); device input is copied to the host.
+    """
+
+    def __init__(self, X, n_neighbors: int = N_NEIGHBORS):
+        X = to_numpy(X).astype(np.float64, copy=False)
+        self.xp = namespace(X)
         G, self.sigmas = knn_affinity(X, n_neighbors)
         self.degrees = np.asarray(G.sum(axis=1)).ravel()
         s = 1.0 / np.sqrt(self.degrees)

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from array_api_compat import device
+
+from ._backend import to_numpy
 
 #: Subspace iterations that find the deflated directions.
 N_POWER = 2
@@ -100,13 +103,15 @@ class QuadratureSpectrum:
         return float(np.sqrt((k - 1) / k * np.sum((h - h.mean()) ** 2)) / abs(np.log(base)))
 
 
-def lanczos_quadrature(matmat, starts: np.ndarray, n_steps: int, v: np.ndarray):
+def lanczos_quadrature(matmat, starts, n_steps: int, v, xp):
     """Gauss quadrature of ``u^T f(A') u / ||u||^2`` for each start column u.
 
     Runs one Lanczos recurrence per column of ``starts`` (shape (n, k)), all
     together, with full reorthogonalisation (twice) and ``v`` projected out
     after every product. A recurrence that breaks down (its Krylov space is
-    invariant) stops with an exact rule of fewer nodes.
+    invariant) stops with an exact rule of fewer nodes. Vectors live in the
+    operator's namespace ``xp`` (on its device); the small tridiagonal
+    problems are solved on the host.
 
     Returns
     -------
@@ -115,23 +120,25 @@ def lanczos_quadrature(matmat, starts: np.ndarray, n_steps: int, v: np.ndarray):
         unused slots have weight 0.
     """
     n, k = starts.shape
+    dev = device(starts)
     m = max(1, min(n_steps, n - 1))
-    norms = np.linalg.norm(starts, axis=0)
-    basis = np.zeros((k, m, n))
+    norms = to_numpy(xp.linalg.vector_norm(starts, axis=0))
+    basis = xp.zeros((k, m, n), dtype=xp.float64, device=dev)
     alpha = np.zeros((k, m))
     beta = np.zeros((k, m))
     steps = np.full(k, m)
     active = norms > 0
-    q = np.divide(starts, norms, out=np.zeros_like(starts), where=active).T  # (k, n)
+    inv = xp.asarray(np.where(active, 1.0 / np.where(active, norms, 1.0), 0.0), device=dev)
+    q = starts.T * inv[:, None]  # (k, n)
     for j in range(m):
-        basis[:, j] = q
+        basis[:, j, :] = q
         w = matmat(q.T).T  # (k, n)
-        w -= np.outer(w @ v, v)
-        alpha[:, j] = np.einsum("kn,kn->k", q, w)
+        w = w - (w @ v)[:, None] * v[None, :]
+        alpha[:, j] = to_numpy(xp.sum(q * w, axis=1))
         for _ in range(2):
-            c = np.matmul(basis[:, : j + 1], w[:, :, None])  # (k, j+1, 1)
-            w -= np.matmul(basis[:, : j + 1].transpose(0, 2, 1), c)[:, :, 0]
-        b = np.linalg.norm(w, axis=1)
+            c = xp.matmul(basis[:, : j + 1, :], w[:, :, None])  # (k, j+1, 1)
+            w = w - xp.matmul(xp.permute_dims(basis[:, : j + 1, :], (0, 2, 1)), c)[:, :, 0]
+        b = to_numpy(xp.linalg.vector_norm(w, axis=1))
         done = active & (b <= 1e-10 * np.maximum(1.0, np.abs(alpha[:, j])))
         steps[done] = j + 1
         active &= ~done
@@ -139,7 +146,8 @@ def lanczos_quadrature(matmat, starts: np.ndarray, n_steps: int, v: np.ndarray):
             steps[active] = j + 1
             break
         beta[:, j] = np.where(active, b, 0.0)
-        q = np.where(active[:, None], w / np.where(b > 0, b, 1.0)[:, None], 0.0)
+        scale = xp.asarray(np.where(active, 1.0 / np.where(b > 0, b, 1.0), 0.0), device=dev)
+        q = w * scale[:, None]
 
     nodes = np.zeros((k, m))
     weights = np.zeros((k, m))
@@ -156,10 +164,10 @@ def lanczos_quadrature(matmat, starts: np.ndarray, n_steps: int, v: np.ndarray):
     return nodes, weights
 
 
-def _project_out(V: np.ndarray, v: np.ndarray, Q: np.ndarray | None = None) -> np.ndarray:
-    V = V - np.outer(v, v @ V)
+def _project_out(V, v, Q=None):
+    V = V - v[:, None] * (v @ V)[None, :]
     if Q is not None and Q.shape[1]:
-        V -= Q @ (Q.T @ V)
+        V = V - Q @ (Q.T @ V)
     return V
 
 
@@ -175,7 +183,7 @@ def slq_spectrum(
 
     Parameters
     ----------
-    operator : object with ``n``, ``degrees`` and ``matmat``
+    operator : object with ``xp``, ``n``, ``degrees`` and ``matmat``
     n_steps : int
         Lanczos steps per recurrence (quadrature nodes).
     n_probes : int
@@ -183,28 +191,29 @@ def slq_spectrum(
     n_deflate : int
         Directions deflated by subspace iteration (0 turns it off).
     rng : numpy Generator
+        Draws the random vectors (on the host, then moved to the device).
     """
-    n = operator.n
-    v = np.sqrt(operator.degrees)
-    v /= np.linalg.norm(v)
+    xp, n = operator.xp, operator.n
+    dev = device(operator.degrees)
+    v = xp.sqrt(xp.astype(operator.degrees, xp.float64))
+    v = v / xp.linalg.vector_norm(v)
     matvecs = 0
-    Q = np.zeros((n, 0))
     r = min(n_deflate, n - 2)
+    Q = xp.zeros((n, 0), dtype=xp.float64, device=dev)
     if r > 0:
-        Y = _project_out(rng.standard_normal((n, r)), v)
+        Y = _project_out(xp.asarray(rng.standard_normal((n, r)), device=dev), v)
         for _ in range(N_POWER):
-            Y, _ = np.linalg.qr(Y)
+            Y, _ = xp.linalg.qr(Y)
             Y = _project_out(operator.matmat(Y), v)
             matvecs += 1
-        Q, _ = np.linalg.qr(Y)
-        Q = _project_out(Q, v)
-        Q, _ = np.linalg.qr(Q)
-    probes = _project_out(rng.choice([-1.0, 1.0], size=(n, n_probes)), v, Q)
-    starts = np.hstack([Q, probes])
-    nodes, weights = lanczos_quadrature(operator.matmat, starts, n_steps, v)
+        Q, _ = xp.linalg.qr(Y)
+        Q, _ = xp.linalg.qr(_project_out(Q, v))
+    probes = xp.asarray(rng.choice([-1.0, 1.0], size=(n, n_probes)), device=dev)
+    starts = xp.concat([Q, _project_out(probes, v, Q)], axis=1)
+    nodes, weights = lanczos_quadrature(operator.matmat, starts, n_steps, v, xp)
     matvecs += n_steps
-    scale = np.sum(starts**2, axis=0)[:, None]  # ||u||^2 turns the rule into u^T f(A') u
-    weights = weights * scale
+    # ||u||^2 turns each rule into u^T f(A') u.
+    weights = weights * to_numpy(xp.sum(starts * starts, axis=0))[:, None]
     r = Q.shape[1]
     return QuadratureSpectrum(
         n=n,

@@ -5,22 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
+
+from ._backend import eigvalsh, namespace, to_numpy
 
 
-def exact_eigenvalues(A: np.ndarray) -> np.ndarray:
-    """All eigenvalues of the symmetric matrix ``A``, sorted descending.
+def exact_eigenvalues(A) -> np.ndarray:
+    """All eigenvalues of the symmetric matrix ``A``, sorted descending, on the host.
 
-    ``A`` is overwritten (LAPACK's divide-and-conquer driver works in its
-    memory). This is the cost floor of the exact path: O(N^3) time.
+    ``A`` may be overwritten (on NumPy, LAPACK's divide-and-conquer driver
+    works in its memory). This is the cost floor of the exact path: O(N^3)
+    time, on A's device.
     """
     if A.shape[0] == 1:
-        return A.reshape(1).copy()
-    # A is symmetric, so A.T is the same matrix; it is Fortran-ordered, which
-    # lets LAPACK work in A's memory instead of on a copy.
-    w = scipy.linalg.eigh(
-        A.T, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd"
-    )
+        return np.ones(1) * float(to_numpy(A).ravel()[0])
+    xp = namespace(A)
+    w = to_numpy(eigvalsh(A, xp)).astype(np.float64)
     return w[::-1].copy()
 
 

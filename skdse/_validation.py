@@ -14,9 +14,13 @@ import numpy as np
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 
+from ._backend import is_numpy, namespace, to_backend, to_numpy
+
 BANDWIDTH_STRINGS = ("scale", "median", "knn")
 SOLVERS = ("auto", "exact", "slq")
 OPERATORS = ("auto", "dense", "matrix_free")
+BACKENDS = ("auto", "numpy", "cupy")
+DTYPES = ("float64", "float32")
 DISCRETE_TARGETS = ("binary", "multiclass")
 
 
@@ -103,6 +107,8 @@ class EntropyParams:
     n_lanczos_steps: int = 30
     n_probes: int = 32
     n_deflate: int = 64
+    backend: str = "auto"
+    dtype: str = "float64"
     n_repeats: int = 1
 
     def with_bandwidth(self, bandwidth) -> EntropyParams:
@@ -121,6 +127,8 @@ def check_entropy_params(
     n_lanczos_steps=30,
     n_probes=32,
     n_deflate=64,
+    backend="auto",
+    dtype="float64",
     n_repeats=1,
     n_jobs=None,
 ) -> EntropyParams:
@@ -141,25 +149,62 @@ def check_entropy_params(
         n_lanczos_steps=_check_int("n_lanczos_steps", n_lanczos_steps, lower=2),
         n_probes=_check_int("n_probes", n_probes, lower=2),
         n_deflate=_check_int("n_deflate", n_deflate, lower=0),
+        backend=_check_choice("backend", backend, BACKENDS),
+        dtype=_check_choice("dtype", dtype, DTYPES),
         n_repeats=_check_int("n_repeats", n_repeats, lower=1),
     )
 
 
-def check_X(X, *, input_name: str = "X") -> np.ndarray:
-    """A finite, real, 2-D float64 array with at least 2 samples.
+def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "float64"):
+    """A finite, real, 2-D floating array with at least 2 samples, on its backend.
 
-    Sparse input is refused with a :class:`TypeError` that says to densify it.
+    NumPy-convertible input (lists, pandas) goes through scikit-learn's
+    ``check_array``; array-API arrays (CuPy, PyTorch, ...) keep their
+    namespace and device and get the same checks. ``backend`` moves the
+    data first (``"cupy"`` puts NumPy input on the GPU). Sparse input is
+    refused with a :class:`TypeError` that says to densify it.
     """
-    return check_array(
-        X,
-        accept_sparse=False,
-        dtype=np.float64,
-        ensure_2d=True,
-        ensure_min_samples=2,
-        ensure_min_features=1,
-        ensure_all_finite=True,
-        input_name=input_name,
-    )
+    X = to_backend(X, backend)[1]
+    xp = namespace(X)
+    if is_numpy(xp):
+        return check_array(
+            X,
+            accept_sparse=False,
+            dtype=np.float64 if dtype == "float64" else np.float32,
+            ensure_2d=True,
+            ensure_min_samples=2,
+            ensure_min_features=1,
+            ensure_all_finite=True,
+            input_name=input_name,
+        )
+    return _check_device_array(X, xp, input_name, dtype)
+
+
+def _check_device_array(X, xp, input_name: str, dtype: str):
+    """check_array's checks for an array that is not NumPy's, without moving it."""
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead for {input_name} "
+            f"(shape {tuple(X.shape)}). Reshape your data."
+        )
+    n, d = X.shape
+    if n < 2:
+        raise ValueError(
+            f"Found array with {n} sample(s) (shape={tuple(X.shape)}) while a minimum of 2 "
+            f"is required for {input_name}."
+        )
+    if d < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) for {input_name}."
+        )
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported for {input_name}.")
+    if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
+    X = xp.astype(X, xp.float64 if dtype == "float64" else xp.float32)
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"Input {input_name} contains NaN or infinity.")
+    return X
 
 
 def check_discrete_y(y, n_samples: int) -> np.ndarray:
@@ -170,6 +215,8 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
     """
     if y is None:
         raise ValueError("y is required: DSMI measures the information X holds about y.")
+    if not isinstance(y, (list, tuple)) and hasattr(y, "__array_namespace__"):
+        y = to_numpy(y)  # labels are small; partitioning happens on the host
     y = column_or_1d(y, warn=True)
     if y.shape[0] != n_samples:
         raise ValueError(
@@ -206,27 +253,38 @@ def available_memory_bytes() -> int | None:
         return None
 
 
-def check_memory(need: int, what: str, advice: str) -> None:
-    """Refuse, before allocating, ``need`` bytes that the machine does not have."""
-    have = available_memory_bytes()
+def check_memory(need: int, what: str, advice: str, available=None) -> None:
+    """Refuse, before allocating, ``need`` bytes that the machine does not have.
+
+    ``available`` is the free device memory for GPU arrays (None: host memory).
+    """
+    where = "memory" if available is None else "device memory"
+    have = available if available is not None else available_memory_bytes()
     if have is not None and need > have:
         raise InsufficientMemoryError(
             f"{what} needs about {need / 2**30:.1f} GiB, but only {have / 2**30:.1f} GiB "
-            f"of memory is available. {advice}"
+            f"of {where} is available. {advice}"
         )
 
 
-def check_dense_fits(n: int, *, itemsize: int = 8, n_arrays: float = 1.1) -> None:
+def check_dense_fits(n: int, *, itemsize: int = 8, n_arrays: float = 1.1, available=None) -> None:
     """Refuse, before allocating, an ``n x n`` operator that cannot fit in memory.
 
     ``n_arrays`` counts the N x N arrays alive at the peak (the operator plus
-    the eigensolver's workspace).
+    the eigensolver's workspace). ``available`` is the free device memory
+    for GPU arrays (None: ask the operating system).
     """
-    have = available_memory_bytes() or 0
-    fits = max(2, int(0.8 * np.sqrt(have / (itemsize * n_arrays))))
-    check_memory(
-        int(n_arrays * itemsize * n * n),
-        f"The exact solver's dense {n} x {n} operator",
-        f"Pass solver='slq' (matrix-free above this size), or a smaller max_samples "
-        f"(for example max_samples={fits}) to use a uniform subsample.",
-    )
+    where = "memory" if available is None else "device memory"
+    have = available if available is not None else available_memory_bytes()
+    if have is None:
+        return
+    need = int(n_arrays * itemsize * n * n)
+    if need > have:
+        fits = max(2, int(0.8 * np.sqrt(have / (itemsize * n_arrays))))
+        extra = " or dtype='float32'" if itemsize == 8 else ""
+        raise InsufficientMemoryError(
+            f"The exact solver's dense {n} x {n} operator needs about {need / 2**30:.1f} GiB, "
+            f"but only {have / 2**30:.1f} GiB of {where} is available. Pass solver='slq' "
+            f"(matrix-free above this size){extra}, or a smaller max_samples (for example "
+            f"max_samples={fits}) to use a uniform subsample."
+        )

@@ -46,7 +46,12 @@ class _EmbeddingScorer:
                 f"but {type(estimator).__name__} has no transform method. For an estimator "
                 "that is a DSE/DSMI measure, use its own score (scoring=None)."
             )
-        Z = check_X(estimator.transform(X), input_name="the transformed X")
+        Z = check_X(
+            estimator.transform(X),
+            input_name="the transformed X",
+            backend=self._params.backend,
+            dtype=self._params.dtype,
+        )
         if self._measure == "dse":
             return compute_dse(Z, self._params, random_state=self._random_state).entropy
         y = check_discrete_y(y, Z.shape[0])
@@ -67,6 +72,8 @@ def make_dse_scorer(
     n_lanczos_steps=30,
     n_probes=32,
     n_deflate=64,
+    backend="auto",
+    dtype="float64",
     random_state=None,
 ):
     """Make a scorer that returns the DSE of ``estimator.transform(X)``.
@@ -101,6 +108,8 @@ def make_dse_scorer(
         n_lanczos_steps=n_lanczos_steps,
         n_probes=n_probes,
         n_deflate=n_deflate,
+        backend=backend,
+        dtype=dtype,
     )
     return _EmbeddingScorer("dse", params, random_state)
 
@@ -118,6 +127,8 @@ def make_dsmi_scorer(
     n_lanczos_steps=30,
     n_probes=32,
     n_deflate=64,
+    backend="auto",
+    dtype="float64",
     random_state=None,
     n_jobs=None,
 ):
@@ -153,6 +164,8 @@ def make_dsmi_scorer(
         n_lanczos_steps=n_lanczos_steps,
         n_probes=n_probes,
         n_deflate=n_deflate,
+        backend=backend,
+        dtype=dtype,
         n_repeats=n_repeats,
         n_jobs=n_jobs,
     )
