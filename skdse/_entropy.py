@@ -26,7 +26,7 @@ from ._validation import (
 #: N = 2000 and 1.53 at N = 3000, so slq (at its default accuracy) wins above ~2500.
 AUTO_EXACT_MAX = 2500
 #: Rows of a matrix-free kernel block, per thread.
-MATRIX_FREE_BLOCK = 1024
+MATRIX_FREE_BLOCK = 512
 
 
 def resolve_solver(n: int, params: EntropyParams) -> str:

@@ -86,6 +86,8 @@ class MatrixFreeOperator:
         self._R = xp.astype(xp.concat([Z, ones, sq], axis=1), self.dtype)
         self.n = Z.shape[0]
         self.block_rows = int(block_rows)
+        # On a GPU one tile is the whole row block (no cache to fit).
+        self.tile_cols = 2048 if is_numpy(xp) else self.n
         self.n_threads = (n_threads or os.cpu_count() or 1) if is_numpy(xp) else 1
         self._scale = xp.ones((self.n,), dtype=xp.float64, device=dev)
         self.degrees = self._kernel_matmat(xp.ones((self.n, 1), dtype=xp.float64, device=dev))[:, 0]
@@ -107,11 +109,17 @@ class MatrixFreeOperator:
             acc = xp.zeros((self.n, V.shape[1]), dtype=xp.float64, device=device(V))
             for start in my_starts:
                 stop = min(start + self.block_rows, self.n)
-                G = xp.exp(self._L[start:stop, :] @ self._R[start:, :].T)  # (b, n - start)
-                acc[start:stop, :] = acc[start:stop, :] + xp.astype(G @ SV[start:, :], xp.float64)
-                if stop < self.n:
-                    right = xp.astype(G[:, stop - start :].T @ SV[start:stop, :], xp.float64)
-                    acc[stop:, :] = acc[stop:, :] + right
+                rows = xp.zeros((stop - start, V.shape[1]), dtype=xp.float64, device=device(V))
+                # Column tiles keep each kernel tile in cache between its uses.
+                for c0 in range(start, self.n, self.tile_cols):
+                    c1 = min(c0 + self.tile_cols, self.n)
+                    G = xp.exp(self._L[start:stop, :] @ self._R[c0:c1, :].T)
+                    rows = rows + xp.astype(G @ SV[c0:c1, :], xp.float64)
+                    lo = max(c0, stop)  # columns past the diagonal block: use G twice
+                    if lo < c1:
+                        right = G[:, lo - c0 :].T @ SV[start:stop, :]
+                        acc[lo:c1, :] = acc[lo:c1, :] + xp.astype(right, xp.float64)
+                acc[start:stop, :] = acc[start:stop, :] + rows
             return acc
 
         if self.n_threads == 1:
