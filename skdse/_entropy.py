@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._backend import device_memory_bytes, free_memory, namespace, take_rows
+from ._backend import (
+    device_memory_bytes,
+    free_memory,
+    namespace,
+    releases_device_memory,
+    take_rows,
+)
 from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth, warn_if_degenerate
 from ._operators import DenseOperator, KnnOperator, MatrixFreeOperator
 from ._slq import QuadratureSpectrum, slq_spectrum
@@ -153,6 +159,7 @@ def compute_dse(
     )
 
 
+@releases_device_memory
 def diffusion_spectral_entropy(
     X,
     *,

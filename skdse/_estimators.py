@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._backend import is_numpy, to_backend
+from ._backend import is_numpy, releases_device_memory, to_backend
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
 from ._spectrum import ExactSpectrum
@@ -169,6 +169,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.dtype = dtype
         self.random_state = random_state
 
+    @releases_device_memory
     def fit(self, X, y=None):
         """Resolve the bandwidth on X and compute its DSE.
 
@@ -196,6 +197,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.n_samples_used_ = res.n_samples_used
         return self
 
+    @releases_device_memory
     def score(self, X, y=None):
         """DSE of X with the bandwidth resolved in ``fit``.
 
@@ -385,6 +387,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
             X, y, params, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=5
         )
 
+    @releases_device_memory
     def fit(self, X, y):
         """Resolve the bandwidth on X and compute DSMI(X; y).
 
@@ -412,6 +415,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         self.group_marginal_stds_ = res.marginal_std
         return self
 
+    @releases_device_memory
     def score(self, X, y):
         """DSMI of (X, y) with the bandwidth resolved in ``fit``.
 

@@ -9,7 +9,13 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from ._backend import device_memory_bytes, is_numpy, namespace, take_rows
+from ._backend import (
+    device_memory_bytes,
+    is_numpy,
+    namespace,
+    releases_device_memory,
+    take_rows,
+)
 from ._entropy import diffusion_spectrum, resolve_solver, subsample_indices
 from ._kernels import resolve_bandwidth, warn_if_degenerate
 from ._validation import (
@@ -139,6 +145,7 @@ def compute_dsmi(
     )
 
 
+@releases_device_memory
 def diffusion_spectral_mutual_information(
     X,
     y,

@@ -13,6 +13,7 @@ compare embeddings with one fixed kernel.
 
 from __future__ import annotations
 
+from ._backend import releases_device_memory
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
 from ._validation import check_discrete_y, check_entropy_params, check_X
@@ -39,6 +40,7 @@ class _EmbeddingScorer:
             args += (", " if args else "") + f"random_state={self._random_state!r}"
         return f"make_{self._measure}_scorer({args})"
 
+    @releases_device_memory
     def __call__(self, estimator, X, y=None) -> float:
         if not hasattr(estimator, "transform"):
             raise TypeError(

@@ -57,7 +57,8 @@ def test_same_numbers_on_every_backend(make, solver):
     ref = skdse.diffusion_spectral_entropy(X_NP, **kw)
     got = skdse.diffusion_spectral_entropy(X, **kw)
     assert isinstance(got, float)
-    assert abs(got - ref) < 1e-9
+    # exact: float64 throughout; slq: the same probes, float32 operator products
+    assert abs(got - ref) < (1e-9 if solver == "exact" else 1e-6)
 
 
 @pytest.mark.parametrize("make", _backends())
