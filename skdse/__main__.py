@@ -1,5 +1,7 @@
-"""``python -m skdse``: run the demonstration on the bundled digits data."""
+"""``python -m skdse``: the ``skdse`` command line (``python -m skdse demo`` runs the demo)."""
 
-from ._demo import main
+import sys
 
-main()
+from .cli import main
+
+sys.exit(main())

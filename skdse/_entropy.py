@@ -107,6 +107,7 @@ def diffusion_spectrum(
             n_probes=params.n_probes,
             n_deflate=params.n_deflate,
             rng=rng if rng is not None else np.random.default_rng(),
+            verbose=params.verbose,
         )
         return spec, op.diagnostics
     finally:
@@ -175,6 +176,7 @@ def diffusion_spectral_entropy(
     n_deflate=64,
     backend="auto",
     dtype="float64",
+    verbose=0,
     random_state=None,
 ) -> float:
     """Diffusion spectral entropy (DSE) of a set of points.
@@ -242,6 +244,8 @@ def diffusion_spectral_entropy(
         halves memory and is about twice as fast (more on GPUs); its error
         is about 1e-4 bits on a few thousand points (see the GPU benchmark).
         slq always forms its operator in float32 and accumulates in float64.
+    verbose : int, default=0
+        Above 0, a progress bar over slq's Lanczos steps (tqdm, if installed).
     random_state : int, RandomState instance or None, default=None
         Seeds the subsample, the ``"median"`` bandwidth and slq's probes.
 
@@ -290,6 +294,7 @@ def diffusion_spectral_entropy(
         n_deflate=n_deflate,
         backend=backend,
         dtype=dtype,
+        verbose=verbose,
     )
     X = check_X(X, backend=params.backend, dtype=params.dtype)
     return compute_dse(X, params, random_state=random_state).entropy

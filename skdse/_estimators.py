@@ -92,6 +92,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Fitted attributes are NumPy arrays and floats either way.
     dtype : {"float64", "float32"}, default="float64"
         Precision of the exact solver (float32: faster, ~1e-4 bits error).
+    verbose : int, default=0
+        Above 0, progress bars (tqdm, if installed) for long computations.
     random_state : int, RandomState instance or None, default=None
         Seeds subsampling, the ``"median"`` bandwidth and slq's probes.
 
@@ -153,6 +155,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         n_deflate=64,
         backend="auto",
         dtype="float64",
+        verbose=0,
         random_state=None,
     ):
         self.bandwidth = bandwidth
@@ -167,6 +170,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.n_deflate = n_deflate
         self.backend = backend
         self.dtype = dtype
+        self.verbose = verbose
         self.random_state = random_state
 
     @releases_device_memory
@@ -291,6 +295,8 @@ class DiffusionSpectralMI(_SpectralMeasure):
         Fitted attributes are NumPy arrays and floats either way.
     dtype : {"float64", "float32"}, default="float64"
         Precision of the exact solver (float32: faster, ~1e-4 bits error).
+    verbose : int, default=0
+        Above 0, progress bars (tqdm, if installed) for long computations.
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets and slq's probes.
     n_jobs : int or None, default=None
@@ -355,6 +361,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         n_deflate=64,
         backend="auto",
         dtype="float64",
+        verbose=0,
         random_state=None,
         n_jobs=None,
     ):
@@ -371,6 +378,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         self.n_deflate = n_deflate
         self.backend = backend
         self.dtype = dtype
+        self.verbose = verbose
         self.random_state = random_state
         self.n_jobs = n_jobs
 

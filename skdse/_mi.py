@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -18,6 +18,7 @@ from ._backend import (
 )
 from ._entropy import diffusion_spectrum, resolve_solver, subsample_indices
 from ._kernels import resolve_bandwidth, warn_if_degenerate
+from ._progress import progress
 from ._validation import (
     EntropyParams,
     check_dense_fits,
@@ -111,9 +112,11 @@ def compute_dsmi(
             marginal_rows = np.sort(rng.choice(n, term_size[g], replace=False))
             subsets.append((g, True, marginal_rows, term_seeds[1 + r]))
 
-    out = Parallel(n_jobs=n_jobs if is_numpy(namespace(X)) else None)(
-        delayed(_term)(take_rows(X, rows), sigma, params, seed) for _, _, rows, seed in subsets
+    quiet = replace(params, verbose=0)  # one bar, over the terms
+    jobs = Parallel(n_jobs=n_jobs if is_numpy(namespace(X)) else None, return_as="generator")(
+        delayed(_term)(take_rows(X, rows), sigma, quiet, seed) for _, _, rows, seed in subsets
     )
+    out = list(progress(jobs, total=len(subsets), desc="DSMI terms", verbose=params.verbose))
 
     conditional = np.empty(len(groups))
     marginal_all = np.empty((len(groups), params.n_repeats))
@@ -163,6 +166,7 @@ def diffusion_spectral_mutual_information(
     n_deflate=64,
     backend="auto",
     dtype="float64",
+    verbose=0,
     random_state=None,
     n_jobs=None,
 ) -> float:
@@ -197,6 +201,8 @@ def diffusion_spectral_mutual_information(
         Spectrum solver of every term; see :func:`diffusion_spectral_entropy`.
     operator, n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype
         As in :func:`diffusion_spectral_entropy`.
+    verbose : int, default=0
+        Above 0, a progress bar over the terms (tqdm, if installed).
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets (through ``numpy.random.SeedSequence``, so
         the result does not depend on ``n_jobs``).
@@ -238,6 +244,7 @@ def diffusion_spectral_mutual_information(
         n_deflate=n_deflate,
         backend=backend,
         dtype=dtype,
+        verbose=verbose,
         n_repeats=n_repeats,
         n_jobs=n_jobs,
     )

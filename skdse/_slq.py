@@ -30,6 +30,7 @@ import scipy.linalg
 from array_api_compat import device
 
 from ._backend import to_numpy
+from ._progress import progress
 
 #: Subspace iterations that find the deflated directions.
 N_POWER = 2
@@ -103,7 +104,7 @@ class QuadratureSpectrum:
         return float(np.sqrt((k - 1) / k * np.sum((h - h.mean()) ** 2)) / abs(np.log(base)))
 
 
-def lanczos_quadrature(matmat, starts, n_steps: int, v, xp):
+def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0):
     """Gauss quadrature of ``u^T f(A') u / ||u||^2`` for each start column u.
 
     Runs one Lanczos recurrence per column of ``starts`` (shape (n, k)), all
@@ -130,7 +131,7 @@ def lanczos_quadrature(matmat, starts, n_steps: int, v, xp):
     active = norms > 0
     inv = xp.asarray(np.where(active, 1.0 / np.where(active, norms, 1.0), 0.0), device=dev)
     q = starts.T * inv[:, None]  # (k, n)
-    for j in range(m):
+    for j in progress(range(m), total=m, desc="Lanczos steps", verbose=verbose):
         basis[:, j, :] = q
         w = matmat(q.T).T  # (k, n)
         w = w - (w @ v)[:, None] * v[None, :]
@@ -178,6 +179,7 @@ def slq_spectrum(
     n_probes: int,
     n_deflate: int,
     rng: np.random.Generator,
+    verbose: int = 0,
 ) -> QuadratureSpectrum:
     """Quadrature rule for the spectrum of ``operator`` (see the module docstring).
 
@@ -210,7 +212,7 @@ def slq_spectrum(
         Q, _ = xp.linalg.qr(_project_out(Q, v))
     probes = xp.asarray(rng.choice([-1.0, 1.0], size=(n, n_probes)), device=dev)
     starts = xp.concat([Q, _project_out(probes, v, Q)], axis=1)
-    nodes, weights = lanczos_quadrature(operator.matmat, starts, n_steps, v, xp)
+    nodes, weights = lanczos_quadrature(operator.matmat, starts, n_steps, v, xp, verbose)
     matvecs += n_steps
     # ||u||^2 turns each rule into u^T f(A') u.
     weights = weights * to_numpy(xp.sum(starts * starts, axis=0))[:, None]

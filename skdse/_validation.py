@@ -109,6 +109,7 @@ class EntropyParams:
     n_deflate: int = 64
     backend: str = "auto"
     dtype: str = "float64"
+    verbose: int = 0
     n_repeats: int = 1
 
     def with_bandwidth(self, bandwidth) -> EntropyParams:
@@ -129,6 +130,7 @@ def check_entropy_params(
     n_deflate=64,
     backend="auto",
     dtype="float64",
+    verbose=0,
     n_repeats=1,
     n_jobs=None,
 ) -> EntropyParams:
@@ -151,6 +153,7 @@ def check_entropy_params(
         n_deflate=_check_int("n_deflate", n_deflate, lower=0),
         backend=_check_choice("backend", backend, BACKENDS),
         dtype=_check_choice("dtype", dtype, DTYPES),
+        verbose=_check_int("verbose", verbose, lower=0),
         n_repeats=_check_int("n_repeats", n_repeats, lower=1),
     )
 

@@ -1,0 +1,283 @@
+"""Command line: DSE, DSMI and entropy profiles of saved embeddings, and the demo.
+
+Examples
+--------
+``skdse entropy run/epoch*.npy --t 2``, ``skdse mi emb.npz --key hidden
+--labels labels.csv --json``, ``skdse profile emb.npy --ts 1 2 5 10``,
+``skdse demo``. ``python -m skdse`` is the same program.
+
+Inputs: ``.npy``; ``.npz`` (``--key`` names the array, optional when there
+is one); ``.csv`` / ``.tsv`` / ``.txt`` (comma, tab or whitespace separated;
+the first line is taken as a header when any of its fields is not a number).
+A labels file has one label per line (strings allowed); a first line is
+skipped as a header when the file has one line more than the embeddings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import InsufficientMemoryError
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _delimiter(path: Path):
+    return {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def load_array(path, key=None) -> np.ndarray:
+    """Load an embedding (or reference) matrix from .npy, .npz or delimited text."""
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                keys = list(npz.keys())
+                if key is None:
+                    if len(keys) != 1:
+                        raise CLIError(f"{path}: holds arrays {keys}; choose one with --key")
+                    key = keys[0]
+                if key not in keys:
+                    raise CLIError(f"{path}: no array {key!r} (it holds {keys})")
+                return npz[key]
+        if suffix in (".csv", ".tsv", ".txt"):
+            delim = _delimiter(path)
+            with open(path) as fh:
+                first = fh.readline()
+            fields = [f.strip().strip('"') for f in first.split(delim)] if first else []
+            header = bool(fields) and not all(_is_number(f) for f in fields if f)
+            return np.loadtxt(path, delimiter=delim, skiprows=int(header), ndmin=2)
+    except CLIError:
+        raise
+    except ValueError as exc:
+        raise CLIError(f"{path}: not a numeric table ({exc})") from None
+    except OSError as exc:
+        raise CLIError(f"{path}: cannot read ({exc})") from None
+    raise CLIError(f"{path}: unknown format {suffix!r}; use .npy, .npz, .csv, .tsv or .txt")
+
+
+def load_labels(path, n_samples: int, key=None) -> np.ndarray:
+    """Labels, one per sample, from .npy/.npz or a text file of one label per line."""
+    path = Path(path)
+    if path.suffix.lower() in (".npy", ".npz"):
+        labels = load_array(path, key)
+    else:
+        if not path.is_file():
+            raise CLIError(f"{path}: no such file")
+        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+        if len(lines) == n_samples + 1:
+            lines = lines[1:]  # a header line
+        labels = np.array(lines)
+        if all(_is_number(v) for v in lines):
+            labels = labels.astype(float)
+            if np.all(labels == np.round(labels)):
+                labels = labels.astype(int)
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.shape[0] != n_samples:
+        raise CLIError(
+            f"{path}: {labels.shape[0]} labels for {n_samples} embedding rows; they must match"
+        )
+    return labels
+
+
+def _bandwidth(value: str):
+    return float(value) if _is_number(value) else value
+
+
+def _max_samples(value: str):
+    return None if value.lower() == "none" else int(value)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("embeddings", nargs="+", metavar="EMB", help="embedding files")
+    parser.add_argument("--key", help="array name inside .npz files")
+    parser.add_argument(
+        "--bandwidth",
+        type=_bandwidth,
+        default="scale",
+        help="float sigma, 'scale', 'median' or 'knn' (default: scale)",
+    )
+    parser.add_argument("--t", type=float, default=1.0, help="diffusion time (default: 1)")
+    parser.add_argument("--base", type=float, default=2.0, help="log base (default: 2, bits)")
+    parser.add_argument("--solver", default="auto", choices=("auto", "exact", "slq"))
+    parser.add_argument("--backend", default="auto", choices=("auto", "numpy", "cupy"))
+    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    parser.add_argument(
+        "--max-samples",
+        type=_max_samples,
+        default=10000,
+        help="subsample above this many rows; 'none' for all (default: 10000)",
+    )
+    parser.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
+    parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skdse",
+        description="Diffusion spectral entropy (DSE) and mutual information (DSMI).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("entropy", help="DSE of each embedding file")
+    _common(p)
+    p = sub.add_parser("mi", help="DSMI of each embedding file with labels or a reference")
+    _common(p)
+    ref = p.add_mutually_exclusive_group(required=True)
+    ref.add_argument("--labels", help="class labels, one per embedding row")
+    ref.add_argument("--reference", help="a continuous reference (vector or scalar per row)")
+    p.add_argument("--labels-key", help="array name inside a .npz labels/reference file")
+    p.add_argument("--n-repeats", type=int, default=5, help="random subsets per class")
+    p = sub.add_parser("profile", help="DSE over a range of diffusion times")
+    _common(p)
+    p.add_argument(
+        "--ts",
+        type=float,
+        nargs="+",
+        default=[1, 2, 3, 5, 10, 20],
+        help="diffusion times (default: 1 2 3 5 10 20)",
+    )
+    p = sub.add_parser("demo", help="DSE/DSMI of an MLP's hidden layer while it trains on digits")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--output", default="skdse-demo", help="folder for demo.csv and demo.png")
+    p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _params(args) -> dict:
+    return dict(
+        bandwidth=args.bandwidth,
+        t=args.t,
+        base=args.base,
+        solver=args.solver,
+        backend=args.backend,
+        dtype=args.dtype,
+        max_samples=args.max_samples,
+        random_state=args.random_state,
+        verbose=int(not args.quiet and sys.stderr.isatty()),
+    )
+
+
+def _run_measure(args) -> list[dict]:
+    from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
+
+    rows = []
+    for path in args.embeddings:
+        X = load_array(path, args.key)
+        start = time.perf_counter()
+        row = {"file": str(path), "n_samples": int(X.shape[0]) if X.ndim else 0}
+        row["n_features"] = int(X.shape[1]) if X.ndim == 2 else None
+        if args.command == "mi":
+            if args.reference is not None:
+                y = load_array(args.reference, args.labels_key)
+                if y.ndim == 2 and y.shape[1] == 1:
+                    y = y[:, 0]
+                if y.shape[0] != X.shape[0]:
+                    raise CLIError(
+                        f"{args.reference}: {y.shape[0]} rows for {X.shape[0]} embedding rows"
+                    )
+            else:
+                y = load_labels(args.labels, X.shape[0], args.labels_key)
+            est = DiffusionSpectralMI(n_repeats=args.n_repeats, **_params(args)).fit(X, y)
+            row.update(
+                DSMI=est.mutual_information_,
+                DSE=est.entropy_,
+                conditional_DSE=est.conditional_entropy_,
+                n_groups=len(est.groups_),
+            )
+        else:
+            est = DiffusionSpectralEntropy(**_params(args)).fit(X)
+            if args.command == "profile":
+                row.update(
+                    {f"t={t:g}": float(h) for t, h in zip(args.ts, est.entropy_profile(args.ts))}
+                )
+            else:
+                row.update(DSE=est.entropy_, std_error=est.entropy_std_, solver=est.solver_)
+        row["bandwidth"] = est.bandwidth_
+        row["seconds"] = round(time.perf_counter() - start, 3)
+        rows.append(row)
+    return rows
+
+
+def _print_rows(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    keys = list(rows[0])
+    cells = [[_fmt(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    print(
+        "  ".join(
+            k.ljust(w) if i == 0 else k.rjust(w) for i, (k, w) in enumerate(zip(keys, widths))
+        )
+    )
+    for c in cells:
+        print(
+            "  ".join(
+                v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(c, widths))
+            )
+        )
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return "" if v is None else str(v)
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``skdse`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            from ._demo import run_demo
+
+            if args.epochs < 1:
+                raise CLIError("--epochs must be at least 1")
+            run_demo(
+                epochs=args.epochs,
+                hidden=args.hidden,
+                output=args.output,
+                random_state=args.random_state,
+                verbose=int(not args.quiet and sys.stderr.isatty()),
+            )
+            return 0
+        _print_rows(_run_measure(args), args.json)
+        return 0
+    except (CLIError, ValueError, TypeError, InsufficientMemoryError, ImportError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"skdse {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
