@@ -128,16 +128,42 @@ def crossover(sizes):
     print(table(["N", "exact s", "slq s", "exact / slq"], rows))
 
 
+def knn_comparison(sizes):
+    """DSE of the sparse kNN kernel beside the dense Gaussian ("scale") kernel."""
+    exact = check_entropy_params(solver="exact")
+    slq = check_entropy_params(solver="slq")
+    rows = []
+    for n in sizes:
+        for fam, X in families(n).items():
+            gauss, _ = diffusion_spectrum(X, resolve_bandwidth(X, "scale"), exact)
+            knn_exact, _ = diffusion_spectrum(X, "knn", exact)
+            knn_slq, _ = diffusion_spectrum(X, "knn", slq, np.random.default_rng(0))
+            rows.append(
+                [str(n), fam]
+                + [f"{gauss.entropy(t, 2.0):.3f}" for t in TS]
+                + [f"{knn_exact.entropy(t, 2.0):.3f}" for t in TS]
+                + [f"{abs(knn_slq.entropy(t, 2.0) - knn_exact.entropy(t, 2.0)):.4f}" for t in TS]
+            )
+    header = ["N", "data"]
+    header += [f"gauss t={t}" for t in TS] + [f"knn t={t}" for t in TS]
+    header += [f"knn slq err t={t}" for t in TS]
+    print(table(header, rows))
+    print("\nlog2(N) = " + ", ".join(f"{np.log2(n):.2f}" for n in sizes))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--crossover", action="store_true")
+    parser.add_argument("--knn", action="store_true", help="kNN kernel beside the Gaussian")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)  # wide and narrow kernels on purpose
     print(f"machine: {machine()}\n")
     if args.crossover:
         crossover(args.sizes or [1000, 2000, 3000, 4000, 5000, 6000])
+    elif args.knn:
+        knn_comparison(args.sizes or [2000])
     else:
         accuracy(args.sizes or [2000, 8000], args.seeds)
 
