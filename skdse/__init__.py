@@ -12,6 +12,7 @@ True
 from ._entropy import diffusion_spectral_entropy
 from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
 from ._mi import diffusion_spectral_mutual_information
+from ._partition import partition_reference
 from ._validation import InsufficientMemoryError
 
 __version__ = "0.1.0"
@@ -22,4 +23,5 @@ __all__ = [
     "InsufficientMemoryError",
     "diffusion_spectral_entropy",
     "diffusion_spectral_mutual_information",
+    "partition_reference",
 ]

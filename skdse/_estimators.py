@@ -9,8 +9,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._backend import is_numpy, releases_device_memory, to_backend
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
+from ._partition import partition_reference
 from ._spectrum import ExactSpectrum
-from ._validation import EntropyParams, _check_real, check_discrete_y, check_entropy_params, check_X
+from ._validation import EntropyParams, _check_real, check_entropy_params, check_X
 
 _X_CHECKS = dict(
     accept_sparse=False,
@@ -297,8 +298,18 @@ class DiffusionSpectralMI(_SpectralMeasure):
         Precision of the exact solver (float32: faster, ~1e-4 bits error).
     verbose : int, default=0
         Above 0, progress bars (tqdm, if installed) for long computations.
+    y_type : {"auto", "discrete", "continuous"}, default="auto"
+        How to read y (see :func:`partition_reference`): discrete labels are
+        used as they are, a continuous scalar is binned, a continuous vector
+        (e.g. flattened inputs) is clustered.
+    n_bins : int, default=10
+        Equal-width bins of a min-max scaled continuous scalar y.
+    n_clusters : int, default=10
+        Clusters of the default spectral clustering of a vector y.
+    clusterer : scikit-learn clusterer or None, default=None
+        Replaces the default ``SpectralClustering`` of a vector y.
     random_state : int, RandomState instance or None, default=None
-        Seeds the random subsets and slq's probes.
+        Seeds the random subsets, slq's probes and the default clusterer.
     n_jobs : int or None, default=None
         Terms computed in parallel by joblib; the result does not depend on it.
 
@@ -312,8 +323,12 @@ class DiffusionSpectralMI(_SpectralMeasure):
         Size-matched marginal DSE, ``sum_g p_g DSE(X*_g)``.
     conditional_entropy_ : float
         ``sum_g p_g DSE(X | y=g)``.
+    partition_ : ndarray of shape (n_samples,)
+        The group of each training sample: y itself for labels, bin indices
+        (1..n_bins) or cluster labels for a continuous reference. Pass it as
+        y to score later checkpoints against the same partition.
     groups_ : ndarray of shape (n_groups,)
-        The class labels, sorted.
+        The group labels, sorted.
     group_sizes_ : ndarray of shape (n_groups,)
         Samples per class.
     group_conditional_entropies_ : ndarray of shape (n_groups,)
@@ -362,6 +377,10 @@ class DiffusionSpectralMI(_SpectralMeasure):
         backend="auto",
         dtype="float64",
         verbose=0,
+        y_type="auto",
+        n_bins=10,
+        n_clusters=10,
+        clusterer=None,
         random_state=None,
         n_jobs=None,
     ):
@@ -379,20 +398,40 @@ class DiffusionSpectralMI(_SpectralMeasure):
         self.backend = backend
         self.dtype = dtype
         self.verbose = verbose
+        self.y_type = y_type
+        self.n_bins = n_bins
+        self.n_clusters = n_clusters
+        self.clusterer = clusterer
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _compute(self, X, y, bandwidth):
-        params = self._validated_params()
+    def _validated_params(self) -> EntropyParams:
+        params = self.get_params(deep=False)
+        for name in ("random_state", "y_type", "n_bins", "n_clusters", "clusterer"):
+            params.pop(name)
+        return check_entropy_params(**params)
+
+    def _partition(self, X, y):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        y = check_discrete_y(y, X.shape[0])
+        return partition_reference(
+            y,
+            n_samples=X.shape[0],
+            y_type=self.y_type,
+            n_bins=self.n_bins,
+            n_clusters=self.n_clusters,
+            clusterer=self.clusterer,
+            random_state=self.random_state,
+        )
+
+    def _compute(self, X, labels, bandwidth):
+        params = self._validated_params()
         if bandwidth is not None:
             params = params.with_bandwidth(bandwidth)
         return compute_dsmi(
-            X, y, params, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=5
+            X, labels, params, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=5
         )
 
     @releases_device_memory
@@ -411,7 +450,8 @@ class DiffusionSpectralMI(_SpectralMeasure):
         self : DiffusionSpectralMI
         """
         X = self._check_X(X, reset=True)
-        res = self._compute(X, y, None)
+        self.partition_ = self._partition(X, y)
+        res = self._compute(X, self.partition_, None)
         self.bandwidth_ = res.bandwidth
         self.mutual_information_ = res.mutual_information
         self.entropy_ = res.entropy
@@ -440,7 +480,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._compute(X, y, self.bandwidth_).mutual_information
+        return self._compute(X, self._partition(X, y), self.bandwidth_).mutual_information
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

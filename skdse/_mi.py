@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass, replace
 
@@ -18,11 +19,11 @@ from ._backend import (
 )
 from ._entropy import diffusion_spectrum, resolve_solver, subsample_indices
 from ._kernels import resolve_bandwidth, warn_if_degenerate
+from ._partition import partition_reference
 from ._progress import progress
 from ._validation import (
     EntropyParams,
     check_dense_fits,
-    check_discrete_y,
     check_entropy_params,
     check_X,
 )
@@ -61,79 +62,73 @@ class DSMIResult:
     bandwidth: float | str
 
 
-def _term(Xs: np.ndarray, sigma, params: EntropyParams, seed: np.random.SeedSequence):
+def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams):
     spec, diag = diffusion_spectrum(Xs, sigma, params, np.random.default_rng(seed))
     return float(spec.entropy(params.t, params.base)), diag
 
 
-def compute_dsmi(
-    X: np.ndarray,
+def matched_subset_mi(
+    X,
     y: np.ndarray,
-    params: EntropyParams,
+    term,
     *,
-    random_state=None,
+    n_repeats: int,
+    max_samples: int | None,
+    group_seeds,
     n_jobs=None,
-    warn_stacklevel: int = 4,
-) -> DSMIResult:
-    """DSMI of validated ``X`` with validated labels ``y`` and parameters.
+    verbose=0,
+    desc: str = "MI terms",
+):
+    """The matched-subset estimator shared by every mutual information here.
 
-    ``DSMI = sum_g p_g (DSE(X*_g) - DSE(X | y=g))``: one bandwidth resolved on
-    the whole X serves every term. Each term sees at most ``max_samples``
-    rows (a group larger than that is subsampled, and so is its matched
-    marginal subset). Seeds come from ``SeedSequence.spawn``, so the result
-    is the same for any ``n_jobs``.
+    ``MI = sum_g p_g (H(X*_g) - H(X | y=g))`` where ``H(X*_g)`` is the mean of
+    ``term`` over ``n_repeats`` uniform random subsets of X of the group's
+    size. ``term(Xs, seed) -> (entropy, diagnostics)`` computes one entropy.
+    Each term sees at most ``max_samples`` rows. ``group_seeds`` (one
+    SeedSequence per group) make the result independent of ``n_jobs``.
+
+    Returns
+    -------
+    groups, sizes, conditional (n_groups,), marginal (n_groups, n_repeats), diagnostics
+        ``diagnostics`` is that of the largest marginal subset.
     """
     groups, inverse, sizes = np.unique(y, return_inverse=True, return_counts=True)
     n = X.shape[0]
-    bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + len(groups))
-    if params.bandwidth == "knn":
-        sigma = "knn"
-    else:
-        bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
-        sigma = resolve_bandwidth(X, params.bandwidth, random_state=bw_rng)
-    max_samples = params.max_samples
     term_size = sizes if max_samples is None else np.minimum(sizes, max_samples)
-    if resolve_solver(int(term_size.max()), params) == "exact":
-        check_dense_fits(
-            int(term_size.max()),
-            itemsize=8 if params.dtype == "float64" else 4,
-            available=device_memory_bytes(namespace(X), X),
-        )
-
-    subsets = []  # (group index, is_marginal, rows, seed of the term's solver)
+    subsets = []  # (group index, is_marginal, rows, seed of the term)
     for g, seq in enumerate(group_seeds):
         rng = np.random.default_rng(seq)
-        term_seeds = seq.spawn(1 + params.n_repeats)
+        term_seeds = seq.spawn(1 + n_repeats)
         rows = np.flatnonzero(inverse == g)
         idx = subsample_indices(rows.shape[0], max_samples, rng)
         subsets.append((g, False, rows if idx is None else rows[idx], term_seeds[0]))
-        for r in range(params.n_repeats):
-            # Sorted, so a subset of every row is X itself (DSMI of constant y is 0).
+        for r in range(n_repeats):
+            # Sorted, so a subset of every row is X itself (MI of constant y is 0).
             marginal_rows = np.sort(rng.choice(n, term_size[g], replace=False))
             subsets.append((g, True, marginal_rows, term_seeds[1 + r]))
 
-    quiet = replace(params, verbose=0)  # one bar, over the terms
     jobs = Parallel(n_jobs=n_jobs if is_numpy(namespace(X)) else None, return_as="generator")(
-        delayed(_term)(take_rows(X, rows), sigma, quiet, seed) for _, _, rows, seed in subsets
+        delayed(term)(take_rows(X, rows), seed) for _, _, rows, seed in subsets
     )
-    out = list(progress(jobs, total=len(subsets), desc="DSMI terms", verbose=params.verbose))
+    out = list(progress(jobs, total=len(subsets), desc=desc, verbose=verbose))
 
     conditional = np.empty(len(groups))
-    marginal_all = np.empty((len(groups), params.n_repeats))
+    marginal = np.empty((len(groups), n_repeats))
     repeat = np.zeros(len(groups), dtype=int)
     widest = None
     for (g, is_marginal, _, _), (h, diag) in zip(subsets, out):
         if not is_marginal:
             conditional[g] = h
             continue
-        marginal_all[g, repeat[g]] = h
+        marginal[g, repeat[g]] = h
         repeat[g] += 1
-        if widest is None or diag.n_samples > widest.n_samples:
+        if diag is not None and (widest is None or diag.n_samples > widest.n_samples):
             widest = diag
-    if widest is not None and sigma != "knn":
-        warn_if_degenerate(widest, sigma, stacklevel=warn_stacklevel)
+    return groups, sizes, conditional, marginal, widest
 
-    p = sizes / n
+
+def mi_result(groups, sizes, conditional, marginal_all, bandwidth) -> DSMIResult:
+    p = sizes / sizes.sum()
     marginal = marginal_all.mean(axis=1)
     return DSMIResult(
         mutual_information=float(np.dot(p, marginal - conditional)),
@@ -144,8 +139,56 @@ def compute_dsmi(
         conditional=conditional,
         marginal=marginal,
         marginal_std=marginal_all.std(axis=1),
-        bandwidth=sigma,
+        bandwidth=bandwidth,
     )
+
+
+def compute_dsmi(
+    X,
+    y: np.ndarray,
+    params: EntropyParams,
+    *,
+    random_state=None,
+    n_jobs=None,
+    warn_stacklevel: int = 4,
+) -> DSMIResult:
+    """DSMI of validated ``X`` with group labels ``y`` and validated parameters.
+
+    ``DSMI = sum_g p_g (DSE(X*_g) - DSE(X | y=g))``: one bandwidth resolved on
+    the whole X serves every term (see :func:`matched_subset_mi`).
+    """
+    n_groups = len(np.unique(y))
+    bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
+    if params.bandwidth == "knn":
+        sigma = "knn"
+    else:
+        bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
+        sigma = resolve_bandwidth(X, params.bandwidth, random_state=bw_rng)
+    sizes = np.unique(y, return_counts=True)[1]
+    largest = int(sizes.max())
+    if params.max_samples is not None:
+        largest = min(largest, params.max_samples)
+    if resolve_solver(largest, params) == "exact":
+        check_dense_fits(
+            largest,
+            itemsize=8 if params.dtype == "float64" else 4,
+            available=device_memory_bytes(namespace(X), X),
+        )
+    term = functools.partial(_dse_term, sigma=sigma, params=replace(params, verbose=0))
+    groups, sizes, conditional, marginal, widest = matched_subset_mi(
+        X,
+        y,
+        term,
+        n_repeats=params.n_repeats,
+        max_samples=params.max_samples,
+        group_seeds=group_seeds,
+        n_jobs=n_jobs,
+        verbose=params.verbose,
+        desc="DSMI terms",
+    )
+    if widest is not None and sigma != "knn":
+        warn_if_degenerate(widest, sigma, stacklevel=warn_stacklevel)
+    return mi_result(groups, sizes, conditional, marginal, sigma)
 
 
 @releases_device_memory
@@ -167,6 +210,10 @@ def diffusion_spectral_mutual_information(
     backend="auto",
     dtype="float64",
     verbose=0,
+    y_type="auto",
+    n_bins=10,
+    n_clusters=10,
+    clusterer=None,
     random_state=None,
     n_jobs=None,
 ) -> float:
@@ -182,10 +229,12 @@ def diffusion_spectral_mutual_information(
     ----------
     X : array-like of shape (n_samples, n_features)
         The representation.
-    y : array-like of shape (n_samples,)
-        Discrete labels: any type scikit-learn accepts for classification
-        (integers, strings, booleans). Continuous references are not
-        supported yet and raise a ValueError.
+    y : array-like of shape (n_samples,) or (n_samples, n_ref_features)
+        The reference: discrete labels (integers, strings, booleans), a
+        continuous scalar per sample (binned), or a continuous vector per
+        sample such as the flattened input images (clustered); see
+        :func:`partition_reference`. Precomputed cluster labels are discrete
+        labels: pass them as y.
     bandwidth : float, "scale", "median" or "knn", default="scale"
         See :func:`diffusion_spectral_entropy`.
     t : float, default=1
@@ -203,6 +252,14 @@ def diffusion_spectral_mutual_information(
         As in :func:`diffusion_spectral_entropy`.
     verbose : int, default=0
         Above 0, a progress bar over the terms (tqdm, if installed).
+    y_type : {"auto", "discrete", "continuous"}, default="auto"
+        How to read y; ``"auto"`` uses scikit-learn's ``type_of_target``.
+    n_bins : int, default=10
+        Equal-width bins of a min-max scaled continuous scalar y.
+    n_clusters : int, default=10
+        Clusters of the default spectral clustering of a vector y.
+    clusterer : scikit-learn clusterer or None, default=None
+        Replaces the default spectral clustering of a vector y.
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets (through ``numpy.random.SeedSequence``, so
         the result does not depend on ``n_jobs``).
@@ -249,5 +306,15 @@ def diffusion_spectral_mutual_information(
         n_jobs=n_jobs,
     )
     X = check_X(X, backend=params.backend, dtype=params.dtype)
-    y = check_discrete_y(y, X.shape[0])
-    return compute_dsmi(X, y, params, random_state=random_state, n_jobs=n_jobs).mutual_information
+    labels = partition_reference(
+        y,
+        n_samples=X.shape[0],
+        y_type=y_type,
+        n_bins=n_bins,
+        n_clusters=n_clusters,
+        clusterer=clusterer,
+        random_state=random_state,
+    )
+    return compute_dsmi(
+        X, labels, params, random_state=random_state, n_jobs=n_jobs
+    ).mutual_information

@@ -210,6 +210,16 @@ def _check_device_array(X, xp, input_name: str, dtype: str):
     return X
 
 
+def check_no_missing(y: np.ndarray) -> None:
+    """Refuse NaN, infinity or None anywhere in y."""
+    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinity; every sample needs a finite label or value.")
+    if y.dtype.kind == "O":
+        flat = y.ravel()
+        if any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in flat):
+            raise ValueError("y contains missing labels (None or NaN); every sample needs a label.")
+
+
 def check_discrete_y(y, n_samples: int) -> np.ndarray:
     """Class labels as a 1-D array of length ``n_samples``.
 
@@ -225,12 +235,7 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
         raise ValueError(
             f"X and y have inconsistent numbers of samples: X has {n_samples}, y has {y.shape[0]}."
         )
-    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
-        raise ValueError("y contains NaN or infinity; every sample needs a label.")
-    if y.dtype.kind == "O":
-        bad = [v for v in y if v is None or (isinstance(v, float) and not np.isfinite(v))]
-        if bad:
-            raise ValueError("y contains missing labels (None or NaN); every sample needs a label.")
+    check_no_missing(y)
     kind = type_of_target(y, input_name="y")
     if kind not in DISCRETE_TARGETS:
         raise ValueError(

@@ -110,7 +110,7 @@ def test_bad_dsmi_parameter(compute, param, value, exc):
         (np.zeros(19, dtype=int), "inconsistent numbers of samples"),
         (np.r_[np.zeros(19), np.nan], "NaN"),
         (np.array([None] + ["a"] * 19, dtype=object), "missing labels"),
-        (np.linspace(0, 1, 20), "continuous"),
+        (np.array([1 + 2j] * 20), "Unknown label type|[Cc]omplex"),
         (None, "requires y|y is required"),
     ],
 )
