@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_memory as as_joblib_memory
 
 from ._backend import (
     device_memory_bytes,
@@ -13,6 +14,7 @@ from ._backend import (
     namespace,
     releases_device_memory,
     take_rows,
+    to_numpy,
 )
 from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth, warn_if_degenerate
 from ._operators import DenseOperator, KnnOperator, MatrixFreeOperator
@@ -115,6 +117,27 @@ def diffusion_spectrum(
         free_memory(xp)
 
 
+def _spectrum_job(X, X_host, sigma, params: EntropyParams, seed: int):
+    """What the cache stores; ``X_host`` is the key, ``X`` (ignored) the data."""
+    return diffusion_spectrum(X, sigma, params, np.random.default_rng(seed))
+
+
+def cached_spectrum(X, sigma, params: EntropyParams, seed: int):
+    """:func:`diffusion_spectrum`, through ``params.memory`` when one is set.
+
+    The key is the data (its host copy), sigma, the seed and every parameter
+    that changes the spectrum; t, base and verbose are left out, so a cached
+    spectrum serves any diffusion time. Hits return the stored float64
+    spectrum bit for bit.
+    """
+    if params.memory is None:
+        return diffusion_spectrum(X, sigma, params, np.random.default_rng(seed))
+    memory = as_joblib_memory(params.memory)
+    key = replace(params, t=1.0, base=2.0, verbose=0, n_repeats=1, backend="auto", memory=None)
+    job = memory.cache(_spectrum_job, ignore=["X"])
+    return job(X, to_numpy(X), sigma, key, seed)
+
+
 def subsample_indices(n: int, max_samples: int | None, rng):
     """Sorted indices of a uniform subsample without replacement, or None if ``n`` fits."""
     if max_samples is None or n <= max_samples:
@@ -147,8 +170,8 @@ def compute_dse(
         else resolve_bandwidth(X, params.bandwidth, random_state=rng)
     )
     Xs = X if idx is None else take_rows(X, idx)
-    gen = np.random.default_rng(rng.randint(np.iinfo(np.int32).max))
-    spec, diag = diffusion_spectrum(Xs, sigma, params, gen)
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    spec, diag = cached_spectrum(Xs, sigma, params, seed)
     if sigma != "knn":
         warn_if_degenerate(diag, sigma, stacklevel=warn_stacklevel)
     return DSEResult(
@@ -177,6 +200,7 @@ def diffusion_spectral_entropy(
     backend="auto",
     dtype="float64",
     verbose=0,
+    memory=None,
     random_state=None,
 ) -> float:
     """Diffusion spectral entropy (DSE) of a set of points.
@@ -246,6 +270,11 @@ def diffusion_spectral_entropy(
         slq always forms its operator in float32 and accumulates in float64.
     verbose : int, default=0
         Above 0, a progress bar over slq's Lanczos steps (tqdm, if installed).
+    memory : str, path or joblib.Memory, default=None
+        Cache of spectra on disk, as scikit-learn's ``Pipeline(memory=...)``:
+        keyed on the data and the kernel and solver parameters (not t or
+        base), in full float64. Re-scoring saved checkpoints with another t
+        then costs no eigensolver run.
     random_state : int, RandomState instance or None, default=None
         Seeds the subsample, the ``"median"`` bandwidth and slq's probes.
 
@@ -295,6 +324,7 @@ def diffusion_spectral_entropy(
         backend=backend,
         dtype=dtype,
         verbose=verbose,
+        memory=memory,
     )
     X = check_X(X, backend=params.backend, dtype=params.dtype)
     return compute_dse(X, params, random_state=random_state).entropy

@@ -95,6 +95,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Precision of the exact solver (float32: faster, ~1e-4 bits error).
     verbose : int, default=0
         Above 0, progress bars (tqdm, if installed) for long computations.
+    memory : str, path or joblib.Memory, default=None
+        On-disk cache of spectra keyed on the data and kernel parameters
+        (not t), as ``Pipeline(memory=...)``; hits are bit-identical.
     random_state : int, RandomState instance or None, default=None
         Seeds subsampling, the ``"median"`` bandwidth and slq's probes.
 
@@ -157,6 +160,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         backend="auto",
         dtype="float64",
         verbose=0,
+        memory=None,
         random_state=None,
     ):
         self.bandwidth = bandwidth
@@ -172,6 +176,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.backend = backend
         self.dtype = dtype
         self.verbose = verbose
+        self.memory = memory
         self.random_state = random_state
 
     @releases_device_memory
@@ -298,6 +303,9 @@ class DiffusionSpectralMI(_SpectralMeasure):
         Precision of the exact solver (float32: faster, ~1e-4 bits error).
     verbose : int, default=0
         Above 0, progress bars (tqdm, if installed) for long computations.
+    memory : str, path or joblib.Memory, default=None
+        On-disk cache of spectra keyed on the data and kernel parameters
+        (not t), as ``Pipeline(memory=...)``; hits are bit-identical.
     y_type : {"auto", "discrete", "continuous"}, default="auto"
         How to read y (see :func:`partition_reference`): discrete labels are
         used as they are, a continuous scalar is binned, a continuous vector
@@ -377,6 +385,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         backend="auto",
         dtype="float64",
         verbose=0,
+        memory=None,
         y_type="auto",
         n_bins=10,
         n_clusters=10,
@@ -398,6 +407,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         self.backend = backend
         self.dtype = dtype
         self.verbose = verbose
+        self.memory = memory
         self.y_type = y_type
         self.n_bins = n_bins
         self.n_clusters = n_clusters

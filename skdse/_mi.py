@@ -17,7 +17,7 @@ from ._backend import (
     releases_device_memory,
     take_rows,
 )
-from ._entropy import diffusion_spectrum, resolve_solver, subsample_indices
+from ._entropy import cached_spectrum, resolve_solver, subsample_indices
 from ._kernels import resolve_bandwidth, warn_if_degenerate
 from ._partition import partition_reference
 from ._progress import progress
@@ -63,7 +63,7 @@ class DSMIResult:
 
 
 def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams):
-    spec, diag = diffusion_spectrum(Xs, sigma, params, np.random.default_rng(seed))
+    spec, diag = cached_spectrum(Xs, sigma, params, int(seed.generate_state(1)[0]))
     return float(spec.entropy(params.t, params.base)), diag
 
 
@@ -210,6 +210,7 @@ def diffusion_spectral_mutual_information(
     backend="auto",
     dtype="float64",
     verbose=0,
+    memory=None,
     y_type="auto",
     n_bins=10,
     n_clusters=10,
@@ -252,6 +253,9 @@ def diffusion_spectral_mutual_information(
         As in :func:`diffusion_spectral_entropy`.
     verbose : int, default=0
         Above 0, a progress bar over the terms (tqdm, if installed).
+    memory : str, path or joblib.Memory, default=None
+        Cache of each term's spectrum on disk (see
+        :func:`diffusion_spectral_entropy`).
     y_type : {"auto", "discrete", "continuous"}, default="auto"
         How to read y; ``"auto"`` uses scikit-learn's ``type_of_target``.
     n_bins : int, default=10
@@ -302,6 +306,7 @@ def diffusion_spectral_mutual_information(
         backend=backend,
         dtype=dtype,
         verbose=verbose,
+        memory=memory,
         n_repeats=n_repeats,
         n_jobs=n_jobs,
     )

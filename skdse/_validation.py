@@ -87,6 +87,16 @@ def check_base(base) -> float:
     return base
 
 
+def _check_memory(memory):
+    """None, a path, or an object with joblib.Memory's ``cache`` method."""
+    if memory is None or isinstance(memory, (str, os.PathLike)) or hasattr(memory, "cache"):
+        return memory
+    raise ValueError(
+        "memory must be None, a path to a cache folder or a joblib.Memory, "
+        f"got {memory!r} of type {type(memory).__name__}."
+    )
+
+
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
@@ -110,6 +120,7 @@ class EntropyParams:
     backend: str = "auto"
     dtype: str = "float64"
     verbose: int = 0
+    memory: object = None
     n_repeats: int = 1
 
     def with_bandwidth(self, bandwidth) -> EntropyParams:
@@ -131,6 +142,7 @@ def check_entropy_params(
     backend="auto",
     dtype="float64",
     verbose=0,
+    memory=None,
     n_repeats=1,
     n_jobs=None,
 ) -> EntropyParams:
@@ -154,6 +166,7 @@ def check_entropy_params(
         backend=_check_choice("backend", backend, BACKENDS),
         dtype=_check_choice("dtype", dtype, DTYPES),
         verbose=_check_int("verbose", verbose, lower=0),
+        memory=_check_memory(memory),
         n_repeats=_check_int("n_repeats", n_repeats, lower=1),
     )
 
