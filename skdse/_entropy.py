@@ -132,6 +132,8 @@ def cached_spectrum(X, sigma, params: EntropyParams, seed: int):
     """
     if params.memory is None:
         return diffusion_spectrum(X, sigma, params, np.random.default_rng(seed))
+    if resolve_solver(X.shape[0], params) == "exact":
+        seed = 0  # the exact spectrum is not random: do not let the seed miss the cache
     memory = as_joblib_memory(params.memory)
     key = replace(params, t=1.0, base=2.0, verbose=0, n_repeats=1, backend="auto", memory=None)
     job = memory.cache(_spectrum_job, ignore=["X"])

@@ -89,7 +89,9 @@ def check_base(base) -> float:
 
 def _check_memory(memory):
     """None, a path, or an object with joblib.Memory's ``cache`` method."""
-    if memory is None or isinstance(memory, (str, os.PathLike)) or hasattr(memory, "cache"):
+    if isinstance(memory, os.PathLike):
+        return os.fspath(memory)  # joblib lays out Path and str locations differently
+    if memory is None or isinstance(memory, str) or hasattr(memory, "cache"):
         return memory
     raise ValueError(
         "memory must be None, a path to a cache folder or a joblib.Memory, "
