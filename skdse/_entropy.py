@@ -157,7 +157,7 @@ class DSEResult:
 
 
 def compute_dse(
-    X: np.ndarray, params: EntropyParams, *, random_state=None, warn_stacklevel: int = 4
+    X: np.ndarray, params: EntropyParams, *, random_state=None, warn_stacklevel: int = 5
 ) -> DSEResult:
     """DSE of validated ``X`` with validated parameters.
 

@@ -196,7 +196,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         """
         X = self._check_X(X, reset=True)
         res = compute_dse(
-            X, self._validated_params(), random_state=self.random_state, warn_stacklevel=4
+            X, self._validated_params(), random_state=self.random_state, warn_stacklevel=5
         )
         self.bandwidth_ = res.bandwidth
         self.entropy_ = res.entropy
@@ -225,7 +225,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         params = self._validated_params().with_bandwidth(self.bandwidth_)
-        return compute_dse(X, params, random_state=self.random_state, warn_stacklevel=4).entropy
+        return compute_dse(X, params, random_state=self.random_state, warn_stacklevel=5).entropy
 
     def entropy_profile(self, t):
         """DSE of the training data at other diffusion times, from the stored spectrum.
@@ -441,7 +441,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         if bandwidth is not None:
             params = params.with_bandwidth(bandwidth)
         return compute_dsmi(
-            X, labels, params, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=5
+            X, labels, params, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=6
         )
 
     @releases_device_memory

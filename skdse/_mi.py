@@ -150,7 +150,7 @@ def compute_dsmi(
     *,
     random_state=None,
     n_jobs=None,
-    warn_stacklevel: int = 4,
+    warn_stacklevel: int = 5,
 ) -> DSMIResult:
     """DSMI of validated ``X`` with group labels ``y`` and validated parameters.
 
