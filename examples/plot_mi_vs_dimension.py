@@ -32,9 +32,11 @@ print(f"{'D':>5} " + " ".join(f"{k:>16}" for k in rows) + "   (seconds)")
 for d in dims:
     X, y = make_blobs(n, n_features=d, centers=3, random_state=0)
     estimators = {
-        "DSMI": lambda: diffusion_spectral_mutual_information(X, y, random_state=0),
-        "classic MI": lambda: classic_mutual_information(X, y, random_state=0),
-        "kNN MI (npeet)": (lambda: micd(X, y.reshape(-1, 1), k=3, base=2)) if micd else None,
+        "DSMI": lambda X=X, y=y: diffusion_spectral_mutual_information(X, y, random_state=0),
+        "classic MI": lambda X=X, y=y: classic_mutual_information(X, y, random_state=0),
+        "kNN MI (npeet)": (lambda X=X, y=y: micd(X, y.reshape(-1, 1), k=3, base=2))
+        if micd
+        else None,
     }
     for name, fn in estimators.items():
         if fn is None:
@@ -44,10 +46,7 @@ for d in dims:
         start = time.perf_counter()
         rows[name].append(float(fn()))
         times[name].append(time.perf_counter() - start)
-    print(
-        f"{d:>5} "
-        + " ".join(f"{rows[k][-1]:>8.3f} ({times[k][-1]:>5.1f})" for k in rows)
-    )
+    print(f"{d:>5} " + " ".join(f"{rows[k][-1]:>8.3f} ({times[k][-1]:>5.1f})" for k in rows))
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 for name in rows:
     axes[0].plot(dims, rows[name], marker="o", label=name)

@@ -15,7 +15,7 @@ _X_CHECKS = dict(
 _MEASURE_DOC = """    measure : {"classic", "matrix_entry", "adjacency"}, default="classic"
         ``"classic"``: Shannon entropy of the counts of distinct binned rows;
         ``"matrix_entry"``: entropy of the diffusion matrix's entries;
-        ``"adjacency"``: entropy of the |eigenvalues| of an adjacency matrix.
+        ``"adjacency"``: entropy of the absolute eigenvalues of an adjacency matrix.
     n_bins_per_dim : int, default=2
         Bins per feature (classic).
     kind : {"gaussian", "normalized", "knn"}, default="gaussian"

@@ -90,7 +90,7 @@ def knn_binary_adjacency(X: np.ndarray, n_neighbors: int) -> np.ndarray:
 
 
 def adjacency_entropy_of(X: np.ndarray, kind: str, sigma, n_neighbors: int, base: float) -> float:
-    """Entropy of the normalised |eigenvalues| of an adjacency matrix of X."""
+    """Entropy of the normalised absolute eigenvalues of an adjacency matrix of X."""
     if X.shape[0] < 2:
         return 0.0
     check_dense_fits(X.shape[0])
@@ -262,7 +262,7 @@ def adjacency_spectral_entropy(
     max_samples=10000,
     random_state=None,
 ):
-    """Entropy of the |eigenvalues| of an adjacency matrix (the paper's ablation).
+    """Entropy of the absolute eigenvalues of an adjacency matrix (the paper's ablation).
 
     Parameters
     ----------

@@ -121,7 +121,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Rows the spectrum was computed on (after subsampling).
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when X has string column names.
 
     See Also
@@ -347,7 +347,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         Their standard deviation over the repeats.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when X has string column names.
 
     See Also
