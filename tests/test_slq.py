@@ -192,6 +192,8 @@ def test_slq_memory_refused_up_front(monkeypatch):
         ("n_deflate", -1, ValueError),
         ("n_neighbors", 0, ValueError),
         ("bandwidth", "kNN", ValueError),
+        ("verbose", -1, ValueError),
+        ("verbose", "yes", TypeError),
     ],
 )
 def test_bad_solver_parameters(param, value, exc):
