@@ -24,9 +24,9 @@ from ._validation import (
     EntropyParams,
     available_memory_bytes,
     check_dense_fits,
-    check_entropy_params,
     check_memory,
     check_X,
+    entropy_params_from,
 )
 
 #: Largest N the "auto" solver computes exactly. Measured on a 2-core machine
@@ -312,21 +312,6 @@ def diffusion_spectral_entropy(
     >>> bool(abs(h - h_slq) < 0.05)
     True
     """
-    params = check_entropy_params(
-        bandwidth=bandwidth,
-        t=t,
-        base=base,
-        max_samples=max_samples,
-        solver=solver,
-        operator=operator,
-        n_neighbors=n_neighbors,
-        n_lanczos_steps=n_lanczos_steps,
-        n_probes=n_probes,
-        n_deflate=n_deflate,
-        backend=backend,
-        dtype=dtype,
-        verbose=verbose,
-        memory=memory,
-    )
+    params = entropy_params_from(locals())
     X = check_X(X, backend=params.backend, dtype=params.dtype)
     return compute_dse(X, params, random_state=random_state).entropy

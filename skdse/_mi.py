@@ -24,8 +24,8 @@ from ._progress import progress
 from ._validation import (
     EntropyParams,
     check_dense_fits,
-    check_entropy_params,
     check_X,
+    entropy_params_from,
 )
 
 
@@ -292,24 +292,7 @@ def diffusion_spectral_mutual_information(
     >>> mi > 0.5
     True
     """
-    params = check_entropy_params(
-        bandwidth=bandwidth,
-        t=t,
-        base=base,
-        max_samples=max_samples,
-        solver=solver,
-        operator=operator,
-        n_neighbors=n_neighbors,
-        n_lanczos_steps=n_lanczos_steps,
-        n_probes=n_probes,
-        n_deflate=n_deflate,
-        backend=backend,
-        dtype=dtype,
-        verbose=verbose,
-        memory=memory,
-        n_repeats=n_repeats,
-        n_jobs=n_jobs,
-    )
+    params = entropy_params_from(locals())
     X = check_X(X, backend=params.backend, dtype=params.dtype)
     labels = partition_reference(
         y,

@@ -129,6 +129,16 @@ class EntropyParams:
         return replace(self, bandwidth=bandwidth)
 
 
+def entropy_params_from(namespace: dict) -> EntropyParams:
+    """Validate the entropy parameters found among a function's arguments.
+
+    ``entropy_params_from(locals())`` at the top of a public function picks
+    the arguments that are :class:`EntropyParams` fields (and ``n_jobs``).
+    """
+    names = set(EntropyParams.__dataclass_fields__) | {"n_jobs"}
+    return check_entropy_params(**{k: v for k, v in namespace.items() if k in names})
+
+
 def check_entropy_params(
     *,
     bandwidth="scale",

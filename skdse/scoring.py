@@ -16,7 +16,7 @@ from __future__ import annotations
 from ._backend import releases_device_memory
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
-from ._validation import check_discrete_y, check_entropy_params, check_X
+from ._validation import check_discrete_y, check_entropy_params, check_X, entropy_params_from
 
 __all__ = ["dse_scorer", "dsmi_scorer", "make_dse_scorer", "make_dsmi_scorer"]
 
@@ -99,20 +99,7 @@ def make_dse_scorer(
     >>> scores.shape
     (3,)
     """
-    params = check_entropy_params(
-        bandwidth=bandwidth,
-        t=t,
-        base=base,
-        max_samples=max_samples,
-        solver=solver,
-        operator=operator,
-        n_neighbors=n_neighbors,
-        n_lanczos_steps=n_lanczos_steps,
-        n_probes=n_probes,
-        n_deflate=n_deflate,
-        backend=backend,
-        dtype=dtype,
-    )
+    params = entropy_params_from(locals())
     return _EmbeddingScorer("dse", params, random_state)
 
 
@@ -155,22 +142,7 @@ def make_dsmi_scorer(
     >>> bool((scores > 0).all())
     True
     """
-    params = check_entropy_params(
-        bandwidth=bandwidth,
-        t=t,
-        base=base,
-        max_samples=max_samples,
-        solver=solver,
-        operator=operator,
-        n_neighbors=n_neighbors,
-        n_lanczos_steps=n_lanczos_steps,
-        n_probes=n_probes,
-        n_deflate=n_deflate,
-        backend=backend,
-        dtype=dtype,
-        n_repeats=n_repeats,
-        n_jobs=n_jobs,
-    )
+    params = entropy_params_from(locals())
     return _EmbeddingScorer("dsmi", params, random_state, n_jobs)
 
 
