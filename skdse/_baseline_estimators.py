@@ -131,7 +131,7 @@ class BaselineMI(_Baseline):
     ----------
     mutual_information_, entropy_, conditional_entropy_ : float
     partition_, groups_, group_sizes_ : ndarray
-    group_conditional_entropies_, group_marginal_entropies_ : ndarray
+    group_conditional_entropies_, group_marginal_entropies_, group_marginal_stds_ : ndarray
     bandwidth_ : float or None
     n_features_in_ : int
 
@@ -207,14 +207,7 @@ class BaselineMI(_Baseline):
         """Compute the mutual information of X with y. Returns self."""
         X = validate_data(self, X, reset=True, **_X_CHECKS)
         self.partition_, res = self._compute(X, y)
-        self.bandwidth_ = res.bandwidth
-        self.mutual_information_ = res.mutual_information
-        self.entropy_ = res.entropy
-        self.conditional_entropy_ = res.conditional_entropy
-        self.groups_ = res.groups
-        self.group_sizes_ = res.group_sizes
-        self.group_conditional_entropies_ = res.conditional
-        self.group_marginal_entropies_ = res.marginal
+        res.set_fitted_attributes(self)
         return self
 
     def score(self, X, y):

@@ -461,16 +461,7 @@ class DiffusionSpectralMI(_SpectralMeasure):
         """
         X = self._check_X(X, reset=True)
         self.partition_ = self._partition(X, y)
-        res = self._compute(X, self.partition_, None)
-        self.bandwidth_ = res.bandwidth
-        self.mutual_information_ = res.mutual_information
-        self.entropy_ = res.entropy
-        self.conditional_entropy_ = res.conditional_entropy
-        self.groups_ = res.groups
-        self.group_sizes_ = res.group_sizes
-        self.group_conditional_entropies_ = res.conditional
-        self.group_marginal_entropies_ = res.marginal
-        self.group_marginal_stds_ = res.marginal_std
+        self._compute(X, self.partition_, None).set_fitted_attributes(self)
         return self
 
     @releases_device_memory

@@ -61,6 +61,18 @@ class DSMIResult:
     marginal_std: np.ndarray
     bandwidth: float | str
 
+    def set_fitted_attributes(self, estimator) -> None:
+        """Store the result on a fitted MI estimator, under scikit-learn's ``name_`` convention."""
+        estimator.bandwidth_ = self.bandwidth
+        estimator.mutual_information_ = self.mutual_information
+        estimator.entropy_ = self.entropy
+        estimator.conditional_entropy_ = self.conditional_entropy
+        estimator.groups_ = self.groups
+        estimator.group_sizes_ = self.group_sizes
+        estimator.group_conditional_entropies_ = self.conditional
+        estimator.group_marginal_entropies_ = self.marginal
+        estimator.group_marginal_stds_ = self.marginal_std
+
 
 def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams):
     spec, diag = cached_spectrum(Xs, sigma, params, int(seed.generate_state(1)[0]))
