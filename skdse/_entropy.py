@@ -16,6 +16,7 @@ from ._backend import (
     take_rows,
     to_numpy,
 )
+from ._dask import is_dask_array
 from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth, warn_if_degenerate
 from ._operators import DenseOperator, KnnOperator, MatrixFreeOperator
 from ._slq import QuadratureSpectrum, slq_spectrum
@@ -90,6 +91,8 @@ def diffusion_spectrum(
         eigenvalues[0] = 1.0
         diag = KernelDiagnostics(n, 1.0, n - 1.0, all_duplicates=True)
         return ExactSpectrum(eigenvalues), diag
+    if is_dask_array(X):
+        return _dask_spectrum(X, sigma, params, rng)
     try:
         if resolve_solver(n, params) == "exact":
             itemsize = 8 if params.dtype == "float64" else 4
@@ -115,6 +118,35 @@ def diffusion_spectrum(
     finally:
         A = op = None
         free_memory(xp)
+
+
+def _dask_spectrum(X, sigma, params: EntropyParams, rng):
+    """The spectrum of a dask X: blocks built on the cluster (see ``skdse._dask``)."""
+    import dask
+
+    from ._dask import DaskOperator, dask_diffusion_operator
+
+    if sigma == "knn":
+        raise ValueError(
+            "bandwidth='knn' is not available for dask arrays yet; use a float or 'scale'."
+        )
+    n = X.shape[0]
+    if resolve_solver(n, params) == "exact":
+        itemsize = 8 if params.dtype == "float64" else 4
+        check_dense_fits(n, itemsize=itemsize)
+        A, degrees = dask_diffusion_operator(X, sigma, np.float64 if itemsize == 8 else np.float32)
+        A, degrees = dask.compute(A, degrees)
+        return ExactSpectrum(exact_eigenvalues(A)), KernelDiagnostics.from_degrees(degrees)
+    op = DaskOperator(X, sigma)
+    spec = slq_spectrum(
+        op,
+        n_steps=params.n_lanczos_steps,
+        n_probes=params.n_probes,
+        n_deflate=params.n_deflate,
+        rng=rng if rng is not None else np.random.default_rng(),
+        verbose=params.verbose,
+    )
+    return spec, op.diagnostics
 
 
 def _spectrum_job(X, X_host, sigma, params: EntropyParams, seed: int):

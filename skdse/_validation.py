@@ -192,6 +192,12 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
     data first (``"cupy"`` puts NumPy input on the GPU). Sparse input is
     refused with a :class:`TypeError` that says to densify it.
     """
+    from ._dask import check_dask_X, is_dask_array
+
+    if is_dask_array(X):
+        if backend == "auto":
+            return check_dask_X(X, dtype, input_name)
+        X = X.compute()
     X = to_backend(X, backend)[1]
     xp = namespace(X)
     if is_numpy(xp):
