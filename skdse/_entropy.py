@@ -19,6 +19,7 @@ from ._backend import (
 from ._dask import is_dask_array
 from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth, warn_if_degenerate
 from ._operators import DenseOperator, KnnOperator, MatrixFreeOperator
+from ._progress import progress
 from ._slq import QuadratureSpectrum, slq_spectrum
 from ._spectrum import ExactSpectrum, exact_eigenvalues
 from ._validation import (
@@ -188,13 +189,47 @@ class DSEResult:
     n_samples_used: int
 
 
+@dataclass(frozen=True)
+class EnsembleSpectrum:
+    """Spectra of independent subsamples; DSE is their mean, the spread their std.
+
+    ``entropy_std`` is the standard deviation over the subsamples (each
+    subsample's own slq error is part of that spread).
+    """
+
+    members: tuple
+
+    @property
+    def n(self) -> int:
+        return self.members[0].n
+
+    def _each(self, t, base):
+        return np.array([np.asarray(m.entropy(t, base), dtype=float) for m in self.members])
+
+    def entropy(self, t, base):
+        h = self._each(t, base).mean(axis=0)
+        return float(h) if np.ndim(t) == 0 else h
+
+    def entropy_std(self, t, base):
+        h = self._each(t, base).std(axis=0)
+        return float(h) if np.ndim(t) == 0 else h
+
+
+def _subsample_member(X, idx, sigma, params, seed):
+    return cached_spectrum(take_rows(X, idx), sigma, params, seed)
+
+
 def compute_dse(
     X: np.ndarray, params: EntropyParams, *, random_state=None, warn_stacklevel: int = 5
 ) -> DSEResult:
     """DSE of validated ``X`` with validated parameters.
 
     A float ``params.bandwidth`` is used as sigma; ``"scale"`` and
-    ``"median"`` are resolved on the full ``X`` before any subsampling.
+    ``"median"`` are resolved on the full ``X`` before any subsampling. With
+    ``n_subsamples > 1`` and more rows than ``max_samples``, each subsample is
+    an independent task (joblib, so a ``parallel_config(backend="dask")``
+    spreads them over a cluster), seeded by ``SeedSequence.spawn``: the result
+    does not depend on how many workers ran them.
     """
     rng = check_random_state(random_state)
     idx = subsample_indices(X.shape[0], params.max_samples, rng)
@@ -203,9 +238,27 @@ def compute_dse(
         if params.bandwidth == "knn"
         else resolve_bandwidth(X, params.bandwidth, random_state=rng)
     )
-    Xs = X if idx is None else take_rows(X, idx)
     seed = int(rng.randint(np.iinfo(np.int32).max))
-    spec, diag = cached_spectrum(Xs, sigma, params, seed)
+    if idx is not None and params.n_subsamples > 1:
+        from joblib import Parallel, delayed
+
+        seqs = np.random.SeedSequence(seed).spawn(params.n_subsamples)
+        picks = [
+            np.sort(np.random.default_rng(q).choice(X.shape[0], params.max_samples, replace=False))
+            for q in seqs
+        ]
+        member_params = replace(params, verbose=0)
+        jobs = Parallel(return_as="generator")(
+            delayed(_subsample_member)(X, p, sigma, member_params, int(q.generate_state(1)[0]))
+            for p, q in zip(picks, seqs)
+        )
+        out = list(progress(jobs, total=len(picks), desc="subsamples", verbose=params.verbose))
+        spec, diag = EnsembleSpectrum(tuple(m for m, _ in out)), out[0][1]
+        n_used = params.max_samples
+    else:
+        Xs = X if idx is None else take_rows(X, idx)
+        spec, diag = cached_spectrum(Xs, sigma, params, seed)
+        n_used = Xs.shape[0]
     if sigma != "knn":
         warn_if_degenerate(diag, sigma, stacklevel=warn_stacklevel)
     return DSEResult(
@@ -213,7 +266,7 @@ def compute_dse(
         entropy_std=float(spec.entropy_std(params.t, params.base)),
         spectrum=spec,
         bandwidth=sigma,
-        n_samples_used=Xs.shape[0],
+        n_samples_used=n_used,
     )
 
 
@@ -225,6 +278,7 @@ def diffusion_spectral_entropy(
     t=1,
     base=2,
     max_samples=10000,
+    n_subsamples=1,
     solver="auto",
     operator="auto",
     n_neighbors=15,
@@ -269,6 +323,11 @@ def diffusion_spectral_entropy(
         Above this many rows, DSE is computed on a seeded uniform subsample
         without replacement. None uses every row (with ``solver="slq"``,
         N is limited only by time).
+    n_subsamples : int, default=1
+        With more rows than ``max_samples``: the mean DSE of this many
+        independent subsamples, each a separate task (joblib; on a cluster
+        under ``joblib.parallel_config(backend="dask")``); the estimator
+        reports their spread as ``entropy_std_``.
     solver : {"auto", "exact", "slq"}, default="auto"
         ``"exact"``: all eigenvalues by LAPACK's symmetric eigensolver,
         O(N^3) time and 8 N^2 bytes. ``"slq"``: stochastic Lanczos

@@ -73,6 +73,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Logarithm base; 2 gives bits.
     max_samples : int or None, default=10000
         Rows above this are subsampled uniformly (seeded by ``random_state``).
+    n_subsamples : int, default=1
+        Independent subsamples (each a task) averaged when X has more rows
+        than ``max_samples``; their spread is ``entropy_std_``.
     solver : {"auto", "exact", "slq"}, default="auto"
         ``"exact"``: all eigenvalues (O(N^3)); ``"slq"``: stochastic Lanczos
         quadrature from matrix products (large N); ``"auto"``: exact up to
@@ -108,7 +111,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     entropy_ : float
         DSE of the training data.
     entropy_std_ : float
-        Standard error of ``entropy_`` over slq's probes (0.0 when exact).
+        Standard error of ``entropy_`` over slq's probes (0.0 when exact), or
+        the spread over subsamples when ``n_subsamples > 1``.
     solver_ : str
         The solver used, ``"exact"`` or ``"slq"``.
     spectrum_ : object
@@ -116,7 +120,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         :meth:`entropy_profile` reads it.
     eigenvalues_ : ndarray of shape (n_used,) or None
         Eigenvalues of the diffusion operator, sorted descending (exact
-        solver only; None for slq).
+        solver on one sample only; None for slq and for subsample ensembles).
     n_samples_used_ : int
         Rows the spectrum was computed on (after subsampling).
     n_features_in_ : int
@@ -151,6 +155,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         t=1,
         base=2,
         max_samples=10000,
+        n_subsamples=1,
         solver="auto",
         operator="auto",
         n_neighbors=15,
@@ -167,6 +172,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.t = t
         self.base = base
         self.max_samples = max_samples
+        self.n_subsamples = n_subsamples
         self.solver = solver
         self.operator = operator
         self.n_neighbors = n_neighbors
@@ -202,8 +208,10 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.entropy_ = res.entropy
         self.entropy_std_ = res.entropy_std
         self.spectrum_ = res.spectrum
-        self.solver_ = "exact" if isinstance(res.spectrum, ExactSpectrum) else "slq"
-        self.eigenvalues_ = res.spectrum.eigenvalues if self.solver_ == "exact" else None
+        members = getattr(res.spectrum, "members", (res.spectrum,))
+        self.solver_ = "exact" if isinstance(members[0], ExactSpectrum) else "slq"
+        exact_single = self.solver_ == "exact" and len(members) == 1
+        self.eigenvalues_ = res.spectrum.eigenvalues if exact_single else None
         self.n_samples_used_ = res.n_samples_used
         return self
 

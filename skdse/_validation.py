@@ -113,6 +113,7 @@ class EntropyParams:
     t: float = 1.0
     base: float = 2.0
     max_samples: int | None = 10000
+    n_subsamples: int = 1
     solver: str = "auto"
     operator: str = "auto"
     n_neighbors: int = 15
@@ -145,6 +146,7 @@ def check_entropy_params(
     t=1,
     base=2,
     max_samples=10000,
+    n_subsamples=1,
     solver="auto",
     operator="auto",
     n_neighbors=15,
@@ -169,6 +171,7 @@ def check_entropy_params(
         t=_check_real("t", t),
         base=check_base(base),
         max_samples=_check_int("max_samples", max_samples, lower=2, allow_none=True),
+        n_subsamples=_check_int("n_subsamples", n_subsamples, lower=1),
         solver=_check_choice("solver", solver, SOLVERS),
         operator=_check_choice("operator", operator, OPERATORS),
         n_neighbors=_check_int("n_neighbors", n_neighbors, lower=1),

@@ -35,6 +35,8 @@ class _EmbeddingScorer:
         changed = {k: v for k, v in vars(self._params).items() if v != getattr(defaults, k)}
         if self._measure == "dse":
             changed.pop("n_repeats", None)
+        else:
+            changed.pop("n_subsamples", None)
         args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
         if self._random_state is not None:
             args += (", " if args else "") + f"random_state={self._random_state!r}"
@@ -68,6 +70,7 @@ def make_dse_scorer(
     t=1,
     base=2,
     max_samples=10000,
+    n_subsamples=1,
     solver="auto",
     operator="auto",
     n_neighbors=15,

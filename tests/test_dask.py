@@ -93,3 +93,22 @@ def test_nan_in_a_chunk_found_at_compute_time(client):
     bad[480, 3] = np.nan  # in the fourth chunk only
     with pytest.raises(ValueError, match="NaN or infinity"):
         skdse.diffusion_spectral_entropy(da.from_array(bad, chunks=(150, 8)))
+
+
+def test_subsample_ensembles_identical_for_any_workers(client):
+    import joblib
+
+    big = np.random.default_rng(1).normal(size=(2000, 6))
+    kw = dict(max_samples=300, n_subsamples=4, random_state=0)
+    serial = DiffusionSpectralEntropy(**kw).fit(big)
+    with joblib.parallel_config(backend="dask"):
+        on_cluster = DiffusionSpectralEntropy(**kw).fit(big)
+    with joblib.parallel_config(backend="loky", n_jobs=2):
+        two_procs = DiffusionSpectralEntropy(**kw).fit(big)
+    # the same subsets whoever computes them; equal up to BLAS rounding (threads differ)
+    for other in (on_cluster, two_procs):
+        assert abs(other.entropy_ - serial.entropy_) < 1e-12
+        assert abs(other.entropy_std_ - serial.entropy_std_) < 1e-12
+    assert serial.entropy_std_ > 0
+    dask_in = DiffusionSpectralEntropy(**kw).fit(da.from_array(big, chunks=(500, 6)))
+    assert abs(dask_in.entropy_ - serial.entropy_) < 1e-9

@@ -144,3 +144,15 @@ def test_dsmi_max_samples_caps_each_term(digits):
     # A cap above every class size changes nothing.
     loose = DiffusionSpectralMI(max_samples=400, n_repeats=2, random_state=0).fit(X, y)
     assert loose.mutual_information_ == full.mutual_information_
+
+
+def test_subsample_ensemble_mean_and_spread(digits):
+    X, _ = digits
+    kw = dict(max_samples=100, random_state=0)
+    ens = DiffusionSpectralEntropy(n_subsamples=5, **kw).fit(X)
+    assert ens.eigenvalues_ is None and ens.n_samples_used_ == 100
+    assert ens.entropy_std_ > 0
+    assert ens.entropy_profile(1) == ens.entropy_
+    # below max_samples there is nothing to resample: one exact spectrum
+    whole = DiffusionSpectralEntropy(n_subsamples=5, max_samples=1000).fit(X)
+    assert whole.entropy_std_ == 0.0 and whole.eigenvalues_ is not None

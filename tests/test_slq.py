@@ -221,3 +221,12 @@ def test_public_defaults_agree_with_one_source():
         for name, p in inspect.signature(fn).parameters.items():
             if hasattr(defaults, name) and name != "n_repeats":
                 assert p.default == getattr(defaults, name), (fn, name)
+
+
+@pytest.mark.parametrize("value, exc", [(0, ValueError), (1.5, TypeError)])
+def test_bad_n_subsamples(value, exc):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(exc, match="n_subsamples"):
+        diffusion_spectral_entropy(X, n_subsamples=value)
+    with pytest.raises(exc, match="n_subsamples"):
+        DiffusionSpectralEntropy(n_subsamples=value).fit(X)
