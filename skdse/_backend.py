@@ -109,24 +109,32 @@ def releases_device_memory(fn):
             return fn(*args, **kwargs)
         finally:
             if "cupy" in sys.modules:
-                free_memory(array_namespace(sys.modules["cupy"].empty(0)))
+                _release_cupy()
             if "torch" in sys.modules:
-                free_memory(array_namespace(sys.modules["torch"].empty(0)))
+                _release_torch()
 
     return wrapper
+
+
+def _release_cupy() -> None:
+    import cupy
+
+    cupy.get_default_memory_pool().free_all_blocks()
+
+
+def _release_torch() -> None:
+    import torch
+
+    if torch.cuda.is_initialized():  # never start CUDA just to empty its cache
+        torch.cuda.empty_cache()
 
 
 def free_memory(xp) -> None:
     """Give cached device memory back after a computation."""
     if is_cupy_namespace(xp):
-        import cupy
-
-        cupy.get_default_memory_pool().free_all_blocks()
+        _release_cupy()
     elif _is_torch_namespace(xp):
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        _release_torch()
 
 
 def device_memory_bytes(xp, X) -> int | None:

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._baselines import baseline_entropy, baseline_mi
-from ._partition import partition_reference
+from ._partition import PartitionsReference
 
 _X_CHECKS = dict(
     accept_sparse=False, dtype=np.float64, ensure_min_samples=2, ensure_all_finite=True
@@ -110,7 +110,7 @@ class BaselineEntropy(_Baseline):
         ]
 
 
-class BaselineMI(_Baseline):
+class BaselineMI(PartitionsReference, _Baseline):
     __doc__ = (
         """Mutual information from the paper's baseline entropies, as DSMI builds it.
 
@@ -180,19 +180,7 @@ class BaselineMI(_Baseline):
         self.n_jobs = n_jobs
 
     def _compute(self, X, y, bandwidth=None):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        labels = partition_reference(
-            y,
-            n_samples=X.shape[0],
-            y_type=self.y_type,
-            n_bins=self.n_bins,
-            n_clusters=self.n_clusters,
-            clusterer=self.clusterer,
-            random_state=self.random_state,
-        )
+        labels = self._partition(X, y)
         res = baseline_mi(
             X,
             labels,

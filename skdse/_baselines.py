@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from ._entropy import subsample_indices
 from ._kernels import diffusion_operator, resolve_bandwidth, squared_distances
 from ._mi import DSMIResult, matched_subset_mi, mi_result, seed_sequence
-from ._partition import partition_reference
+from ._partition import PARTITION_KEYS, partition_reference
 from ._validation import (
     _check_choice,
     _check_int,
@@ -114,7 +114,20 @@ def _term(Xs, seed, *, measure, sigma, n_bins_per_dim, kind, n_neighbors, base):
     return adjacency_entropy_of(Xs, kind, sigma, n_neighbors, base), None
 
 
-def _check_baseline(measure, bandwidth, n_bins_per_dim, kind, n_neighbors, base, max_samples):
+_TERM_KEYS = ("measure", "n_bins_per_dim", "kind", "n_neighbors", "base")
+
+
+def _check_baseline(
+    measure,
+    *,
+    bandwidth="scale",
+    n_bins_per_dim=2,
+    kind="gaussian",
+    n_neighbors=10,
+    base=2,
+    max_samples=10000,
+):
+    """Validated baseline parameters; the defaults are the public functions' defaults."""
     return dict(
         measure=_check_choice("measure", measure, MEASURES),
         bandwidth=check_bandwidth(bandwidth) if bandwidth != "knn" else _bad_knn(),
@@ -124,6 +137,13 @@ def _check_baseline(measure, bandwidth, n_bins_per_dim, kind, n_neighbors, base,
         base=check_base(base),
         max_samples=_check_int("max_samples", max_samples, lower=2, allow_none=True),
     )
+
+
+def _sigma(X, p: dict, random_state):
+    """The kernel width the measure needs, or None (classic, binary kNN adjacency)."""
+    if p["measure"] == "classic" or (p["measure"] == "adjacency" and p["kind"] == "knn"):
+        return None
+    return resolve_bandwidth(X, p["bandwidth"], random_state=random_state)
 
 
 def _bad_knn():
@@ -137,17 +157,9 @@ def baseline_entropy(X, *, random_state=None, **params) -> tuple[float, float | 
     p = _check_baseline(**params)
     rng = check_random_state(random_state)
     idx = subsample_indices(X.shape[0], p["max_samples"], rng)
-    sigma = None
-    if p["measure"] != "classic" and not (p["measure"] == "adjacency" and p["kind"] == "knn"):
-        sigma = resolve_bandwidth(X, p["bandwidth"], random_state=rng)
+    sigma = _sigma(X, p, rng)
     Xs = X if idx is None else X[idx]
-    h, _ = _term(
-        Xs,
-        None,
-        sigma=sigma,
-        **{k: p[k] for k in ("measure", "n_bins_per_dim", "kind", "n_neighbors", "base")},
-    )
-    return h, sigma
+    return _term(Xs, None, sigma=sigma, **{k: p[k] for k in _TERM_KEYS})[0], sigma
 
 
 def baseline_mi(X, labels, *, n_repeats=5, random_state=None, n_jobs=None, **params) -> DSMIResult:
@@ -156,15 +168,8 @@ def baseline_mi(X, labels, *, n_repeats=5, random_state=None, n_jobs=None, **par
     n_repeats = _check_int("n_repeats", n_repeats, lower=1)
     n_groups = len(np.unique(labels))
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
-    sigma = None
-    if p["measure"] != "classic" and not (p["measure"] == "adjacency" and p["kind"] == "knn"):
-        bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
-        sigma = resolve_bandwidth(X, p["bandwidth"], random_state=bw_rng)
-    term = functools.partial(
-        _term,
-        sigma=sigma,
-        **{k: p[k] for k in ("measure", "n_bins_per_dim", "kind", "n_neighbors", "base")},
-    )
+    sigma = _sigma(X, p, np.random.RandomState(bw_seed.generate_state(1)[0]))
+    term = functools.partial(_term, sigma=sigma, **{k: p[k] for k in _TERM_KEYS})
     groups, sizes, conditional, marginal, _ = matched_subset_mi(
         X,
         labels,
@@ -208,18 +213,8 @@ def classic_shannon_entropy(X, *, n_bins_per_dim=2, base=2, max_samples=10000, r
     >>> classic_shannon_entropy(np.ones((5, 3)))
     0.0
     """
-    X = check_X(X)
-    return baseline_entropy(
-        X,
-        measure="classic",
-        bandwidth="scale",
-        n_bins_per_dim=n_bins_per_dim,
-        kind="gaussian",
-        n_neighbors=10,
-        base=base,
-        max_samples=max_samples,
-        random_state=random_state,
-    )[0]
+    params = dict(n_bins_per_dim=n_bins_per_dim, base=base, max_samples=max_samples)
+    return baseline_entropy(check_X(X), measure="classic", random_state=random_state, **params)[0]
 
 
 def diffusion_matrix_entry_entropy(
@@ -238,17 +233,9 @@ def diffusion_matrix_entry_entropy(
     >>> bool(0 < diffusion_matrix_entry_entropy(X) <= 2 * np.log2(50))
     True
     """
-    X = check_X(X)
+    params = dict(bandwidth=bandwidth, base=base, max_samples=max_samples)
     return baseline_entropy(
-        X,
-        measure="matrix_entry",
-        bandwidth=bandwidth,
-        n_bins_per_dim=2,
-        kind="gaussian",
-        n_neighbors=10,
-        base=base,
-        max_samples=max_samples,
-        random_state=random_state,
+        check_X(X), measure="matrix_entry", random_state=random_state, **params
     )[0]
 
 
@@ -290,52 +277,21 @@ def adjacency_spectral_entropy(
     >>> [round(adjacency_spectral_entropy(X, kind=k), 1) >= 0 for k in ("gaussian", "knn")]
     [True, True]
     """
-    X = check_X(X)
-    return baseline_entropy(
-        X,
-        measure="adjacency",
-        bandwidth=bandwidth,
-        n_bins_per_dim=2,
-        kind=kind,
-        n_neighbors=n_neighbors,
-        base=base,
-        max_samples=max_samples,
-        random_state=random_state,
-    )[0]
-
-
-def _mi_function(
-    measure,
-    X,
-    y,
-    *,
-    y_type,
-    n_bins,
-    n_clusters,
-    clusterer,
-    random_state,
-    n_jobs,
-    n_repeats,
-    **params,
-):
-    X = check_X(X)
-    labels = partition_reference(
-        y,
-        n_samples=X.shape[0],
-        y_type=y_type,
-        n_bins=n_bins,
-        n_clusters=n_clusters,
-        clusterer=clusterer,
-        random_state=random_state,
+    params = dict(
+        kind=kind, bandwidth=bandwidth, n_neighbors=n_neighbors, base=base, max_samples=max_samples
     )
+    return baseline_entropy(check_X(X), measure="adjacency", random_state=random_state, **params)[0]
+
+
+def _mi_function(measure, args: dict) -> float:
+    """The public baseline MI functions: ``args`` is the caller's ``locals()``."""
+    args = dict(args)
+    X, y = check_X(args.pop("X")), args.pop("y")
+    random_state, n_jobs = args.pop("random_state"), args.pop("n_jobs")
+    partition = {k: args.pop(k) for k in PARTITION_KEYS}
+    labels = partition_reference(y, n_samples=X.shape[0], random_state=random_state, **partition)
     return baseline_mi(
-        X,
-        labels,
-        measure=measure,
-        n_repeats=n_repeats,
-        random_state=random_state,
-        n_jobs=n_jobs,
-        **params,
+        X, labels, measure=measure, random_state=random_state, n_jobs=n_jobs, **args
     ).mutual_information
 
 
@@ -368,24 +324,7 @@ def classic_mutual_information(
     >>> bool(classic_mutual_information(X, y, random_state=0) > 0.5)
     True
     """
-    return _mi_function(
-        "classic",
-        X,
-        y,
-        y_type=y_type,
-        n_bins=n_bins,
-        n_clusters=n_clusters,
-        clusterer=clusterer,
-        random_state=random_state,
-        n_jobs=n_jobs,
-        n_repeats=n_repeats,
-        bandwidth="scale",
-        n_bins_per_dim=n_bins_per_dim,
-        kind="gaussian",
-        n_neighbors=10,
-        base=base,
-        max_samples=max_samples,
-    )
+    return _mi_function("classic", locals())
 
 
 def adjacency_spectral_mutual_information(
@@ -419,24 +358,7 @@ def adjacency_spectral_mutual_information(
     >>> bool(adjacency_spectral_mutual_information(X, y, random_state=0) > 0)
     True
     """
-    return _mi_function(
-        "adjacency",
-        X,
-        y,
-        y_type=y_type,
-        n_bins=n_bins,
-        n_clusters=n_clusters,
-        clusterer=clusterer,
-        random_state=random_state,
-        n_jobs=n_jobs,
-        n_repeats=n_repeats,
-        bandwidth=bandwidth,
-        n_bins_per_dim=2,
-        kind=kind,
-        n_neighbors=n_neighbors,
-        base=base,
-        max_samples=max_samples,
-    )
+    return _mi_function("adjacency", locals())
 
 
 def matrix_entry_mutual_information(
@@ -466,21 +388,4 @@ def matrix_entry_mutual_information(
     >>> bool(np.isfinite(mi))  # can be negative: a single blob has flatter entries
     True
     """
-    return _mi_function(
-        "matrix_entry",
-        X,
-        y,
-        y_type=y_type,
-        n_bins=n_bins,
-        n_clusters=n_clusters,
-        clusterer=clusterer,
-        random_state=random_state,
-        n_jobs=n_jobs,
-        n_repeats=n_repeats,
-        bandwidth=bandwidth,
-        n_bins_per_dim=2,
-        kind="gaussian",
-        n_neighbors=10,
-        base=base,
-        max_samples=max_samples,
-    )
+    return _mi_function("matrix_entry", locals())

@@ -43,7 +43,7 @@ def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
         raise ValueError(f"Complex data not supported for {input_name}.")
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
-    X = X.astype(np.float64 if dtype == "float64" else np.float32).rechunk({1: -1})
+    X = X.astype(np.dtype(dtype)).rechunk({1: -1})
     finite = X.map_blocks(lambda b: np.array([[np.isfinite(b).all()]]), chunks=(1, 1)).all()
     if not bool(finite.compute()):
         raise ValueError(f"Input {input_name} contains NaN or infinity (found when computing it).")

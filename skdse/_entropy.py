@@ -96,8 +96,7 @@ def diffusion_spectrum(
         return _dask_spectrum(X, sigma, params, rng)
     try:
         if resolve_solver(n, params) == "exact":
-            itemsize = 8 if params.dtype == "float64" else 4
-            check_dense_fits(n, itemsize=itemsize, available=device_memory_bytes(xp, X))
+            check_dense_fits(n, itemsize=params.itemsize, available=device_memory_bytes(xp, X))
             if sigma == "knn":
                 op = KnnOperator(X, params.n_neighbors)
                 A, diag = op.toarray(), op.diagnostics
@@ -107,18 +106,23 @@ def diffusion_spectrum(
                 del degrees
             return ExactSpectrum(exact_eigenvalues(A)), diag
         op = _slq_operator(X, sigma, params)
-        spec = slq_spectrum(
-            op,
-            n_steps=params.n_lanczos_steps,
-            n_probes=params.n_probes,
-            n_deflate=params.n_deflate,
-            rng=rng if rng is not None else np.random.default_rng(),
-            verbose=params.verbose,
-        )
-        return spec, op.diagnostics
+        return _slq(op, params, rng)
     finally:
         A = op = None
         free_memory(xp)
+
+
+def _slq(op, params: EntropyParams, rng):
+    """slq's quadrature of any operator, with the parameters' settings."""
+    spec = slq_spectrum(
+        op,
+        n_steps=params.n_lanczos_steps,
+        n_probes=params.n_probes,
+        n_deflate=params.n_deflate,
+        rng=rng if rng is not None else np.random.default_rng(),
+        verbose=params.verbose,
+    )
+    return spec, op.diagnostics
 
 
 def _dask_spectrum(X, sigma, params: EntropyParams, rng):
@@ -133,21 +137,12 @@ def _dask_spectrum(X, sigma, params: EntropyParams, rng):
         )
     n = X.shape[0]
     if resolve_solver(n, params) == "exact":
-        itemsize = 8 if params.dtype == "float64" else 4
-        check_dense_fits(n, itemsize=itemsize)
-        A, degrees = dask_diffusion_operator(X, sigma, np.float64 if itemsize == 8 else np.float32)
+        check_dense_fits(n, itemsize=params.itemsize)
+        A, degrees = dask_diffusion_operator(X, sigma, np.dtype(params.dtype))
         A, degrees = dask.compute(A, degrees)
         return ExactSpectrum(exact_eigenvalues(A)), KernelDiagnostics.from_degrees(degrees)
     op = DaskOperator(X, sigma)
-    spec = slq_spectrum(
-        op,
-        n_steps=params.n_lanczos_steps,
-        n_probes=params.n_probes,
-        n_deflate=params.n_deflate,
-        rng=rng if rng is not None else np.random.default_rng(),
-        verbose=params.verbose,
-    )
-    return spec, op.diagnostics
+    return _slq(op, params, rng)
 
 
 def _spectrum_job(X, X_host, sigma, params: EntropyParams, seed: int):

@@ -9,9 +9,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._backend import is_numpy, releases_device_memory, to_backend
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
-from ._partition import partition_reference
+from ._partition import PartitionsReference
 from ._spectrum import ExactSpectrum
-from ._validation import EntropyParams, _check_real, check_entropy_params, check_X
+from ._validation import EntropyParams, _check_real, check_X, entropy_params_from
 
 _X_CHECKS = dict(
     accept_sparse=False,
@@ -24,16 +24,14 @@ class _SpectralMeasure(BaseEstimator):
     """Shared parameter handling; not public."""
 
     def _validated_params(self) -> EntropyParams:
-        params = self.get_params(deep=False)
-        params.pop("random_state")
-        return check_entropy_params(**params)
+        return entropy_params_from(self.get_params(deep=False))
 
     def _check_X(self, X, *, reset: bool):
         """Validate X; NumPy input through scikit-learn, device arrays in place."""
         params = self._validated_params()
         xp, X = to_backend(X, params.backend)
         if is_numpy(xp):
-            dtype = np.float64 if params.dtype == "float64" else np.float32
+            dtype = np.dtype(params.dtype)
             return validate_data(self, X, reset=reset, dtype=dtype, **_X_CHECKS)
         X = check_X(X, dtype=params.dtype)
         if reset:
@@ -267,7 +265,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         return self.spectrum_.entropy(ts if ts.ndim else float(ts), base)
 
 
-class DiffusionSpectralMI(_SpectralMeasure):
+class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     """Diffusion spectral mutual information (DSMI) between X and labels.
 
     ``DSMI = sum_g p_g (DSE(X*_g) - DSE(X | y=g))``: each class's DSE
@@ -422,27 +420,6 @@ class DiffusionSpectralMI(_SpectralMeasure):
         self.clusterer = clusterer
         self.random_state = random_state
         self.n_jobs = n_jobs
-
-    def _validated_params(self) -> EntropyParams:
-        params = self.get_params(deep=False)
-        for name in ("random_state", "y_type", "n_bins", "n_clusters", "clusterer"):
-            params.pop(name)
-        return check_entropy_params(**params)
-
-    def _partition(self, X, y):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        return partition_reference(
-            y,
-            n_samples=X.shape[0],
-            y_type=self.y_type,
-            n_bins=self.n_bins,
-            n_clusters=self.n_clusters,
-            clusterer=self.clusterer,
-            random_state=self.random_state,
-        )
 
     def _compute(self, X, labels, bandwidth):
         params = self._validated_params()

@@ -183,7 +183,7 @@ def compute_dsmi(
     if resolve_solver(largest, params) == "exact":
         check_dense_fits(
             largest,
-            itemsize=8 if params.dtype == "float64" else 4,
+            itemsize=params.itemsize,
             available=device_memory_bytes(namespace(X), X),
         )
     term = functools.partial(_dse_term, sigma=sigma, params=replace(params, verbose=0))

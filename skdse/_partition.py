@@ -13,6 +13,8 @@ from ._backend import to_numpy
 from ._validation import _check_int, check_discrete_y, check_no_missing
 
 Y_TYPES = ("auto", "discrete", "continuous")
+#: The parameters of :func:`partition_reference` that estimators and functions expose.
+PARTITION_KEYS = ("y_type", "n_bins", "n_clusters", "clusterer")
 
 
 def _as_host(y):
@@ -166,3 +168,19 @@ def partition_reference(
     return cluster_vectors(
         Y, n_clusters=int(n_clusters), clusterer=clusterer, random_state=random_state
     )
+
+
+class PartitionsReference:
+    """Mixin for MI estimators: ``self._partition(X, y)`` from their partition parameters."""
+
+    def _partition(self, X, y) -> np.ndarray:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        return partition_reference(
+            y,
+            n_samples=X.shape[0],
+            random_state=self.random_state,
+            **{k: getattr(self, k) for k in PARTITION_KEYS},
+        )

@@ -126,6 +126,11 @@ class EntropyParams:
     memory: object = None
     n_repeats: int = 1
 
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element of the exact solver's operator."""
+        return np.dtype(self.dtype).itemsize
+
     def with_bandwidth(self, bandwidth) -> EntropyParams:
         return replace(self, bandwidth=bandwidth)
 
@@ -207,7 +212,7 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
         return check_array(
             X,
             accept_sparse=False,
-            dtype=np.float64 if dtype == "float64" else np.float32,
+            dtype=np.dtype(dtype),
             ensure_2d=True,
             ensure_min_samples=2,
             ensure_min_features=1,
@@ -238,7 +243,7 @@ def _check_device_array(X, xp, input_name: str, dtype: str):
         raise ValueError(f"Complex data not supported for {input_name}.")
     if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
         raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
-    X = xp.astype(X, xp.float64 if dtype == "float64" else xp.float32)
+    X = xp.astype(X, getattr(xp, dtype))
     if not bool(xp.all(xp.isfinite(X))):
         raise ValueError(f"Input {input_name} contains NaN or infinity.")
     return X
