@@ -34,6 +34,8 @@ def peak_bytes(fn) -> int:
 def machine() -> str:
     import os
 
+    import numpy  # noqa: F401  (loads the BLAS that threadpoolctl reports)
+
     try:
         from threadpoolctl import threadpool_info
 

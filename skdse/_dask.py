@@ -4,8 +4,12 @@ X arrives as a ``dask.array`` chunked by rows. Kernel blocks for every pair of
 row chunks are built with ``dask.array.blockwise`` (no task ever holds the
 N x N kernel), degrees come from block reductions and the symmetric
 normalisation is applied blockwise. The exact solver then gathers the
-normalised operator (it has to fit one machine); slq multiplies with the
-persisted blocks on the cluster, one task per block and Lanczos step.
+normalised operator (it has to fit one machine). slq multiplies on the
+cluster: with the blocks persisted there while they fit in half the
+cluster's memory (:class:`DaskOperator`), else with kernel blocks recomputed
+from X for every product (:class:`DaskMatrixFreeOperator`). The ``"knn"``
+kernel's neighbour search runs blockwise on the cluster and its sparse graph
+(O(N k)) is gathered. The Lanczos vectors themselves live on the client.
 Computations run on the scheduler that ``dask.config`` or the current
 ``distributed.Client`` points at. Dask is imported only when a dask array
 arrives.
@@ -16,6 +20,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from ._kernels import KernelDiagnostics
+from ._validation import available_memory_bytes
+
+#: Columns of a recomputed kernel tile inside one task (cache-sized).
+TILE_COLS = 2048
 
 
 def is_dask_array(X) -> bool:
@@ -74,13 +84,26 @@ def dask_diffusion_operator(X, sigma: float, dtype=np.float64):
     return G * s[:, None] * s[None, :], degrees
 
 
+def cluster_memory_bytes() -> int | None:
+    """Memory of the cluster computations go to: the workers' limits, or this machine's."""
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return available_memory_bytes()  # dask's local schedulers
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    limits = [w.get("memory_limit") or 0 for w in workers]
+    if not limits or 0 in limits:  # no limit set: the workers' machines are unknown
+        return available_memory_bytes()
+    return int(sum(limits))
+
+
 class DaskOperator:
-    """Normalised operator persisted blockwise on the cluster, for slq."""
+    """Normalised operator persisted blockwise on the cluster, for slq (4 N^2 bytes there)."""
 
     def __init__(self, X, sigma: float):
         import dask
-
-        from ._kernels import KernelDiagnostics
 
         A, degrees = dask_diffusion_operator(X, sigma, np.float32)
         self.A, degrees = dask.persist(A, degrees)
@@ -94,6 +117,115 @@ class DaskOperator:
 
         Vd = da.from_array(V.astype(np.float32), chunks=(self.A.chunks[1], V.shape[1]))
         return np.asarray((self.A @ Vd).compute(), dtype=np.float64)
+
+
+def _pair_product(Li, Rj, SVi, SVj, diagonal: bool):
+    """``(G_ij SV_j, G_ij^T SV_i)`` of one recomputed kernel block, in column tiles.
+
+    On the diagonal the block is whole and only the first product is made.
+    """
+    left = np.zeros((Li.shape[0], SVj.shape[1]))
+    right = None if diagonal else np.zeros((Rj.shape[0], SVi.shape[1]))
+    for c0 in range(0, Rj.shape[0], TILE_COLS):
+        c1 = min(c0 + TILE_COLS, Rj.shape[0])
+        G = np.exp(Li @ Rj[c0:c1].T)
+        left += G @ SVj[c0:c1]
+        if right is not None:
+            right[c0:c1] += G.T @ SVi
+    return left, right
+
+
+class DaskMatrixFreeOperator:
+    """Gaussian operator whose kernel blocks are recomputed on the cluster for every product.
+
+    Memory on the cluster is O(N D) (the augmented coordinates, persisted);
+    each product runs one task per pair of row chunks ``i <= j`` (the kernel
+    is symmetric, so each block serves ``out_i`` and ``out_j``) and one sum
+    per row chunk. Kernel blocks are float32, sums float64, as in
+    :class:`skdse._operators.MatrixFreeOperator`.
+    """
+
+    def __init__(self, X, sigma: float):
+        import dask
+        import dask.array as da
+
+        Z = (X - X.mean(axis=0)) / (sigma * math.sqrt(2.0))
+        sq = (Z * Z).sum(axis=1)[:, None]
+        ones = da.ones_like(sq)
+        # [2z, -|z|^2, -1] . [z, 1, |z|^2] = -|z_i - z_j|^2
+        L = da.concatenate([2.0 * Z, -sq, -ones], axis=1).astype(np.float32).rechunk({1: -1})
+        R = da.concatenate([Z, ones, sq], axis=1).astype(np.float32).rechunk({1: -1})
+        # The persisted arrays hold the cluster's copies; the delayed blocks only name them.
+        self._persisted = dask.persist(L, R)
+        self._L, self._R = (a.to_delayed().ravel() for a in self._persisted)
+        self._row_chunks = X.chunks[0]
+        self.n = X.shape[0]
+        self.xp = _numpy_namespace()
+        self._scale = np.ones(self.n)
+        self.degrees = self._kernel_matmat(np.ones((self.n, 1)))[:, 0]
+        self._scale = 1.0 / np.sqrt(self.degrees)
+        self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
+
+    def _kernel_matmat(self, V: np.ndarray) -> np.ndarray:
+        import dask
+        import dask.array as da
+
+        SV = da.from_array(
+            (self._scale[:, None] * V).astype(np.float32), chunks=(self._row_chunks, V.shape[1])
+        ).to_delayed()[:, 0]
+        nc = len(self._row_chunks)
+        contributions: list[list] = [[] for _ in range(nc)]
+        for i in range(nc):
+            for j in range(i, nc):
+                pair = dask.delayed(_pair_product, nout=2)(
+                    self._L[i], self._R[j], SV[i], SV[j], i == j
+                )
+                contributions[i].append(pair[0])
+                if i != j:
+                    contributions[j].append(pair[1])
+        rows = dask.compute(*[dask.delayed(sum)(c) for c in contributions])
+        return np.concatenate(rows, axis=0) * self._scale[:, None]
+
+    def matmat(self, V: np.ndarray) -> np.ndarray:
+        return self._kernel_matmat(V)
+
+
+def _knn_pair(Xi, Xj, offset: int, n_neighbors: int):
+    """Each row of ``Xi``'s nearest rows of ``Xj``, as global indices."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(n_neighbors, Xj.shape[0])
+    dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(Xj).kneighbors(Xi)
+    return dist, idx + offset
+
+
+def _knn_merge(parts, n_neighbors: int):
+    """The ``n_neighbors`` nearest over every block's candidates (ties: lower index)."""
+    dist = np.concatenate([d for d, _ in parts], axis=1)
+    idx = np.concatenate([i for _, i in parts], axis=1)
+    order = np.lexsort((idx, dist), axis=1)[:, :n_neighbors]
+    return np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
+
+
+def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`skdse._operators.knn_search` on the cluster: one task per pair of row chunks.
+
+    A merge task per row chunk keeps the nearest candidates; only the
+    (N, k + 1) distances and indices come back to the client.
+    """
+    import dask
+
+    k = min(n_neighbors, X.shape[0] - 1) + 1
+    blocks = X.to_delayed().ravel()
+    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])[:-1]
+    merged = [
+        dask.delayed(_knn_merge)(
+            [dask.delayed(_knn_pair)(bi, bj, int(o), k) for bj, o in zip(blocks, offsets)], k
+        )
+        for bi in blocks
+    ]
+    out = dask.compute(*merged)
+    return np.concatenate([d for d, _ in out]), np.concatenate([i for _, i in out])
 
 
 def _numpy_namespace():

@@ -46,14 +46,27 @@ def resolve_solver(n: int, params: EntropyParams) -> str:
     return "exact" if n <= AUTO_EXACT_MAX else "slq"
 
 
+def krylov_bytes(n: int, params: EntropyParams) -> int:
+    """Memory of slq's Lanczos vectors (kept for reorthogonalisation) on ``n`` points."""
+    return 8 * n * (params.n_probes + min(params.n_deflate, n)) * params.n_lanczos_steps
+
+
+def check_krylov_fits(n: int, params: EntropyParams, available=None) -> None:
+    check_memory(
+        krylov_bytes(n, params),
+        f"SLQ on {n} points",
+        "Lower n_lanczos_steps, n_probes or n_deflate, or pass a smaller max_samples.",
+        available=available,
+    )
+
+
 def _slq_operator(X, sigma, params: EntropyParams):
     """The operator SLQ multiplies with, memory checked before it is built."""
     xp = namespace(X)
     n = X.shape[0]
-    krylov = 8 * n * (params.n_probes + min(params.n_deflate, n)) * params.n_lanczos_steps
-    advice = "Lower n_lanczos_steps, n_probes or n_deflate, or pass a smaller max_samples."
+    krylov = krylov_bytes(n, params)
     if sigma == "knn":
-        check_memory(krylov, f"SLQ on {n} points", advice)
+        check_krylov_fits(n, params)
         return KnnOperator(X, params.n_neighbors)
     dense_bytes = int(4.4 * n * n)
     device_free = device_memory_bytes(xp, X)
@@ -69,7 +82,7 @@ def _slq_operator(X, sigma, params: EntropyParams):
             available=device_free,
         )
         return DenseOperator(X, sigma, dtype=xp.float32)
-    check_memory(krylov, f"SLQ on {n} points", advice, available=device_free)
+    check_krylov_fits(n, params, available=device_free)
     return MatrixFreeOperator(X, sigma, block_rows=MATRIX_FREE_BLOCK)
 
 
@@ -129,19 +142,34 @@ def _dask_spectrum(X, sigma, params: EntropyParams, rng):
     """The spectrum of a dask X: blocks built on the cluster (see ``skdse._dask``)."""
     import dask
 
-    from ._dask import DaskOperator, dask_diffusion_operator
+    from ._dask import (
+        DaskMatrixFreeOperator,
+        DaskOperator,
+        cluster_memory_bytes,
+        dask_diffusion_operator,
+        dask_knn_search,
+    )
 
-    if sigma == "knn":
-        raise ValueError(
-            "bandwidth='knn' is not available for dask arrays yet; use a float or 'scale'."
-        )
     n = X.shape[0]
-    if resolve_solver(n, params) == "exact":
+    exact = resolve_solver(n, params) == "exact"
+    if exact:
         check_dense_fits(n, itemsize=params.itemsize)
+    else:
+        check_krylov_fits(n, params)
+    if sigma == "knn":
+        op = KnnOperator.from_neighbors(*dask_knn_search(X, params.n_neighbors))
+        if exact:
+            return ExactSpectrum(exact_eigenvalues(op.toarray())), op.diagnostics
+        return _slq(op, params, rng)
+    if exact:
         A, degrees = dask_diffusion_operator(X, sigma, np.dtype(params.dtype))
         A, degrees = dask.compute(A, degrees)
         return ExactSpectrum(exact_eigenvalues(A)), KernelDiagnostics.from_degrees(degrees)
-    op = DaskOperator(X, sigma)
+    cluster = cluster_memory_bytes()
+    persist = params.operator == "dense" or (
+        params.operator == "auto" and (cluster is None or 4.4 * n * n < 0.5 * cluster)
+    )
+    op = DaskOperator(X, sigma) if persist else DaskMatrixFreeOperator(X, sigma)
     return _slq(op, params, rng)
 
 
@@ -210,10 +238,6 @@ class EnsembleSpectrum:
         return float(h) if np.ndim(t) == 0 else h
 
 
-def _subsample_member(X, idx, sigma, params, seed):
-    return cached_spectrum(take_rows(X, idx), sigma, params, seed)
-
-
 def compute_dse(
     X: np.ndarray, params: EntropyParams, *, random_state=None, warn_stacklevel: int = 5
 ) -> DSEResult:
@@ -243,9 +267,16 @@ def compute_dse(
             for q in seqs
         ]
         member_params = replace(params, verbose=0)
+        if is_dask_array(X):
+            # gathered in one pass over the cluster; the members are NumPy tasks
+            import dask
+
+            members = dask.compute(*[X[p] for p in picks])
+        else:
+            members = [take_rows(X, p) for p in picks]
         jobs = Parallel(return_as="generator")(
-            delayed(_subsample_member)(X, p, sigma, member_params, int(q.generate_state(1)[0]))
-            for p, q in zip(picks, seqs)
+            delayed(cached_spectrum)(Xm, sigma, member_params, int(q.generate_state(1)[0]))
+            for Xm, q in zip(members, seqs)
         )
         out = list(progress(jobs, total=len(picks), desc="subsamples", verbose=params.verbose))
         spec, diag = EnsembleSpectrum(tuple(m for m, _ in out)), out[0][1]
@@ -298,7 +329,8 @@ def diffusion_spectral_entropy(
     ----------
     X : array-like of shape (n_samples, n_features)
         The representation (for example a layer's activations). At least two
-        finite rows; sparse matrices are refused (densify them).
+        finite rows; sparse matrices are refused (densify them). A
+        row-chunked dask array is computed on the cluster (see :doc:`/dask`).
     bandwidth : float, "scale", "median" or "knn", default="scale"
         Kernel width sigma. ``"scale"`` uses ``2 sigma^2 = sum_j Var(X[:, j])``
         (scikit-learn's SVC ``gamma="scale"`` on feature-centred X) and is
@@ -334,7 +366,9 @@ def diffusion_spectral_entropy(
         What slq multiplies with: the dense operator in float32 (4 N^2
         bytes), or kernel blocks recomputed from X for every product
         (O(N) memory, slower). ``"auto"`` takes dense while it uses less than
-        half the available memory.
+        half the available memory. For a dask X, dense blocks are persisted
+        on the cluster and ``"auto"`` compares them with the workers' memory
+        limits (see :doc:`/dask`).
     n_neighbors : int, default=15
         Neighbours of the ``"knn"`` bandwidth.
     n_lanczos_steps : int, default=30

@@ -190,7 +190,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data: NumPy, CuPy, PyTorch, or a row-chunked dask array
+            (computed on the cluster, see :doc:`/dask`).
         y : None
             Ignored; present for API consistency.
 
@@ -436,7 +437,8 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data: NumPy, CuPy, PyTorch, or a row-chunked dask array
+            (computed on the cluster, see :doc:`/dask`).
         y : array-like of shape (n_samples,)
             Class labels.
 

@@ -17,6 +17,7 @@ from ._backend import (
     releases_device_memory,
     take_rows,
 )
+from ._dask import is_dask_array
 from ._entropy import cached_spectrum, resolve_solver, subsample_indices
 from ._kernels import resolve_bandwidth, warn_if_degenerate
 from ._partition import partition_reference
@@ -119,7 +120,13 @@ def matched_subset_mi(
             marginal_rows = np.sort(rng.choice(n, term_size[g], replace=False))
             subsets.append((g, True, marginal_rows, term_seeds[1 + r]))
 
-    jobs = Parallel(n_jobs=n_jobs if is_numpy(namespace(X)) else None, return_as="generator")(
+    if is_dask_array(X):
+        # each term's blocks are already cluster tasks; a joblib task waiting
+        # on the cluster from inside a worker could starve it
+        n_jobs = 1
+    elif not is_numpy(namespace(X)):
+        n_jobs = None
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(term)(take_rows(X, rows), seed) for _, _, rows, seed in subsets
     )
     out = list(progress(jobs, total=len(subsets), desc=desc, verbose=verbose))
@@ -241,7 +248,8 @@ def diffusion_spectral_mutual_information(
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        The representation.
+        The representation (NumPy, CuPy, PyTorch, or a row-chunked dask
+        array, see :doc:`/dask`).
     y : array-like of shape (n_samples,) or (n_samples, n_ref_features)
         The reference: discrete labels (integers, strings, booleans), a
         continuous scalar per sample (binned), or a continuous vector per

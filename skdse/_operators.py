@@ -142,26 +142,22 @@ class MatrixFreeOperator:
         return self._kernel_matmat(xp.eye(self.n, dtype=xp.float64, device=device(self._L)))
 
 
-def knn_affinity(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Sparse adaptive Gaussian affinity on the symmetrised kNN graph.
-
-    ``sigma_i`` is the distance from ``x_i`` to its ``n_neighbors``-th
-    neighbour; ``G_ij = exp(-||x_i - x_j||^2 / (2 sigma_i sigma_j))`` for
-    every pair where either point is among the other's neighbours, 0
-    elsewhere, and ``G_ii = 1``. Symmetric by construction.
-
-    Returns
-    -------
-    G : csr_matrix of shape (n_samples, n_samples)
-    sigmas : ndarray of shape (n_samples,)
-    """
+def knn_search(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices of each point's ``n_neighbors + 1`` nearest points (itself first)."""
     from sklearn.neighbors import NearestNeighbors
 
-    n = X.shape[0]
-    k = min(n_neighbors, n - 1)
-    nn = NearestNeighbors(n_neighbors=k + 1).fit(X)
-    dist, idx = nn.kneighbors(X)
-    # Column 0 is the point itself (or a duplicate at distance 0).
+    k = min(n_neighbors, X.shape[0] - 1)
+    return NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)
+
+
+def knn_graph(dist: np.ndarray, idx: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The adaptive affinity of :func:`knn_affinity` from a neighbour search.
+
+    ``dist`` and ``idx`` of shape (n_samples, k + 1) hold each point's
+    nearest points, the point itself (or a duplicate at distance 0) first,
+    however they were found (one machine or a cluster's blocks).
+    """
+    n, k = dist.shape[0], dist.shape[1] - 1
     sigmas = dist[:, k].copy()
     positive = sigmas[sigmas > 0]
     floor = positive.min() if positive.size else 1.0
@@ -180,6 +176,22 @@ def knn_affinity(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[sp.csr_
     return G, sigmas
 
 
+def knn_affinity(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Sparse adaptive Gaussian affinity on the symmetrised kNN graph.
+
+    ``sigma_i`` is the distance from ``x_i`` to its ``n_neighbors``-th
+    neighbour; ``G_ij = exp(-||x_i - x_j||^2 / (2 sigma_i sigma_j))`` for
+    every pair where either point is among the other's neighbours, 0
+    elsewhere, and ``G_ii = 1``. Symmetric by construction.
+
+    Returns
+    -------
+    G : csr_matrix of shape (n_samples, n_samples)
+    sigmas : ndarray of shape (n_samples,)
+    """
+    return knn_graph(*knn_search(X, n_neighbors))
+
+
 class KnnOperator:
     """Sparse diffusion operator of the adaptive kNN affinity (:func:`knn_affinity`).
 
@@ -189,12 +201,22 @@ class KnnOperator:
 
     def __init__(self, X, n_neighbors: int = N_NEIGHBORS):
         X = to_numpy(X).astype(np.float64, copy=False)
-        self.xp = namespace(X)
-        G, self.sigmas = knn_affinity(X, n_neighbors)
+        self._set_graph(*knn_affinity(X, n_neighbors))
+
+    @classmethod
+    def from_neighbors(cls, dist: np.ndarray, idx: np.ndarray) -> KnnOperator:
+        """The operator of a neighbour search done elsewhere (see :func:`knn_graph`)."""
+        op = cls.__new__(cls)
+        op._set_graph(*knn_graph(dist, idx))
+        return op
+
+    def _set_graph(self, G: sp.csr_matrix, sigmas: np.ndarray) -> None:
+        self.xp = namespace(np.empty(0))
+        self.sigmas = sigmas
         self.degrees = np.asarray(G.sum(axis=1)).ravel()
         s = 1.0 / np.sqrt(self.degrees)
         self.A = sp.csr_matrix(G.multiply(s[:, None]).multiply(s[None, :]))
-        self.n = X.shape[0]
+        self.n = G.shape[0]
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
     def matmat(self, V: np.ndarray) -> np.ndarray:

@@ -6,6 +6,11 @@ Examples
 --labels labels.csv --json``, ``skdse profile emb.npy --ts 1 2 5 10``,
 ``skdse demo``. ``python -m skdse`` is the same program.
 
+``--scheduler tcp://host:8786`` (or ``local`` for a LocalCluster on this
+machine) computes on a Dask cluster: each embedding becomes a dask array of
+``--chunk-rows`` rows per chunk, and independent subsamples and MI terms run
+as cluster tasks (joblib's dask backend).
+
 Inputs: ``.npy``; ``.npz`` (``--key`` names the array, optional when there
 is one); ``.csv`` / ``.tsv`` / ``.txt`` (comma, tab or whitespace separated;
 the first line is taken as a header when any of its fields is not a number).
@@ -16,6 +21,7 @@ skipped as a header when the file has one line more than the embeddings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -24,6 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import InsufficientMemoryError
+
+#: Rows per chunk of the dask arrays made with ``--scheduler``: a float64
+#: kernel block of two chunks is 8 * 4096**2 bytes = 128 MiB.
+DEFAULT_CHUNK_ROWS = 4096
+
+#: Seconds to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = 10
 
 
 class CLIError(Exception):
@@ -131,9 +144,36 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=10000,
         help="subsample above this many rows; 'none' for all (default: 10000)",
     )
+    parser.add_argument(
+        "--operator",
+        default="auto",
+        choices=("auto", "dense", "matrix_free"),
+        help="what slq multiplies with (default: auto)",
+    )
     parser.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="compute on a Dask cluster: a scheduler address such as tcp://host:8786, "
+        "or 'local' for a LocalCluster on this machine (needs skdse[dask])",
+    )
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=DEFAULT_CHUNK_ROWS,
+        help=f"rows per dask chunk with --scheduler (default: {DEFAULT_CHUNK_ROWS})",
+    )
     parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _subsamples(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--n-subsamples",
+        type=int,
+        default=1,
+        help="mean DSE over this many independent subsamples of --max-samples rows (default: 1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("entropy", help="DSE of each embedding file")
     _common(p)
+    _subsamples(p)
     p = sub.add_parser("mi", help="DSMI of each embedding file with labels or a reference")
     _common(p)
     ref = p.add_mutually_exclusive_group(required=True)
@@ -153,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-repeats", type=int, default=5, help="random subsets per class")
     p = sub.add_parser("profile", help="DSE over a range of diffusion times")
     _common(p)
+    _subsamples(p)
     p.add_argument(
         "--ts",
         type=float,
@@ -175,6 +217,7 @@ def _params(args) -> dict:
         t=args.t,
         base=args.base,
         solver=args.solver,
+        operator=args.operator,
         backend=args.backend,
         dtype=args.dtype,
         max_samples=args.max_samples,
@@ -183,12 +226,60 @@ def _params(args) -> dict:
     )
 
 
+@contextlib.contextmanager
+def dask_cluster(address: str | None):
+    """Send skdse's work to the Dask scheduler at ``address`` ("local": a new LocalCluster).
+
+    Inside, dask arrays compute there and joblib's tasks (subsamples, MI
+    terms) go to the cluster's workers. ``None``: nothing changes.
+    """
+    if address is None:
+        yield None
+        return
+    try:
+        import joblib
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise CLIError("--scheduler needs dask: pip install 'skdse[dask]'") from None
+    with contextlib.ExitStack() as stack:
+        if address == "local":
+            cluster = stack.enter_context(LocalCluster(dashboard_address=None))
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(address, timeout=CONNECT_TIMEOUT))
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise CLIError(
+                    f"cannot connect to the Dask scheduler at {address} "
+                    f"({type(exc).__name__}: {exc})"
+                ) from None
+        stack.enter_context(joblib.parallel_config(backend="dask"))
+        yield client
+
+
+def _as_dask(X: np.ndarray, chunk_rows: int):
+    import dask.array as da
+
+    if X.ndim != 2:
+        return X  # validation names the problem
+    return da.from_array(X, chunks=(chunk_rows, -1))
+
+
 def _run_measure(args) -> list[dict]:
+    if args.chunk_rows < 2:
+        raise CLIError("--chunk-rows must be at least 2")
+    with dask_cluster(args.scheduler):
+        return _measure_files(args)
+
+
+def _measure_files(args) -> list[dict]:
     from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
 
     rows = []
     for path in args.embeddings:
         X = load_array(path, args.key)
+        if args.scheduler is not None:
+            X = _as_dask(X, args.chunk_rows)
         start = time.perf_counter()
         row = {"file": str(path), "n_samples": int(X.shape[0]) if X.ndim else 0}
         row["n_features"] = int(X.shape[1]) if X.ndim == 2 else None
@@ -211,7 +302,8 @@ def _run_measure(args) -> list[dict]:
                 n_groups=len(est.groups_),
             )
         else:
-            est = DiffusionSpectralEntropy(**_params(args)).fit(X)
+            est = DiffusionSpectralEntropy(n_subsamples=args.n_subsamples, **_params(args))
+            est.fit(X)
             if args.command == "profile":
                 row.update(
                     {f"t={t:g}": float(h) for t, h in zip(args.ts, est.entropy_profile(args.ts))}

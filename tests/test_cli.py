@@ -57,6 +57,22 @@ def test_entropy_several_files_and_formats(files):
     )
 
 
+def test_subsample_ensemble_and_operator_options(files):
+    out = skdse("entropy", files / "a.npy", "--max-samples", 50, "--n-subsamples", 3, "--json")
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout)
+    kw = dict(max_samples=50, n_subsamples=3, random_state=0)
+    assert abs(row["DSE"] - diffusion_spectral_entropy(X, **kw)) < 1e-9
+    assert row["std_error"] > 0  # the spread of the three subsamples
+    kw = dict(solver="slq", operator="matrix_free", random_state=0)
+    out = skdse(
+        "entropy", files / "a.npy", "--solver", "slq", "--operator", "matrix_free", "--json"
+    )
+    assert abs(json.loads(out.stdout)["DSE"] - diffusion_spectral_entropy(X, **kw)) < 1e-9
+    bad = skdse("entropy", files / "a.npy", "--chunk-rows", 1)
+    assert bad.returncode == 2 and "--chunk-rows must be at least 2" in bad.stderr
+
+
 def test_mi_with_labels_file(files):
     out = skdse("mi", files / "a.npy", "--labels", files / "labels.txt", "--json")
     assert out.returncode == 0, out.stderr

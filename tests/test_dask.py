@@ -1,5 +1,7 @@
 """Dask arrays on a distributed LocalCluster (2 workers, 1 thread each)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -9,15 +11,28 @@ from skdse import DiffusionSpectralEntropy, DiffusionSpectralMI
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
+pytestmark = [
+    # one LocalCluster for the whole module: keep its tests on one xdist worker
+    pytest.mark.xdist_group("dask"),
+    # the dashboard is off, but a second cluster's scheduler HTTP (metrics)
+    # server moves off port 8787 with this warning
+    pytest.mark.filterwarnings("ignore:Port 8787 is already in use"),
+]
+
 X_NP = np.random.default_rng(0).normal(size=(600, 8)) + np.repeat(np.eye(8)[:3] * 4, 200, axis=0)
 Y = np.repeat([0, 1, 2], 200)
+WORKER_MEMORY = 2 * 2**30
 
 
 @pytest.fixture(scope="module")
 def client():
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit=WORKER_MEMORY,
         ) as cluster,
         distributed.Client(cluster) as c,
     ):
@@ -110,5 +125,120 @@ def test_subsample_ensembles_identical_for_any_workers(client):
         assert abs(other.entropy_ - serial.entropy_) < 1e-12
         assert abs(other.entropy_std_ - serial.entropy_std_) < 1e-12
     assert serial.entropy_std_ > 0
-    dask_in = DiffusionSpectralEntropy(**kw).fit(da.from_array(big, chunks=(500, 6)))
+    big_dask = da.from_array(big, chunks=(500, 6))
+    dask_in = DiffusionSpectralEntropy(**kw).fit(big_dask)
     assert abs(dask_in.entropy_ - serial.entropy_) < 1e-9
+    with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
+        both = DiffusionSpectralEntropy(**kw).fit(big_dask)  # gathered subsamples as tasks
+    assert abs(both.entropy_ - serial.entropy_) < 1e-9
+    # joblib names its tasks batch_of_<function>_<calls>_calls-<token>
+    calls = [re.match(r"batch_of_cached_spectrum_(\d+)_calls", str(t["key"])) for t in stream.data]
+    assert sum(int(m[1]) for m in calls if m) == kw["n_subsamples"]  # all on the workers
+
+
+def test_cluster_memory_is_the_workers_limits(client):
+    from skdse._dask import cluster_memory_bytes
+
+    assert cluster_memory_bytes() == 2 * WORKER_MEMORY
+
+
+def test_matrix_free_blocks_recomputed_on_the_cluster(X, monkeypatch):
+    import skdse._dask as dask_mod
+
+    kw = dict(solver="slq", random_state=0)
+    ref = skdse.diffusion_spectral_entropy(X_NP, operator="matrix_free", **kw)
+    assert abs(skdse.diffusion_spectral_entropy(X, operator="matrix_free", **kw) - ref) < 1e-5
+    op = dask_mod.DaskMatrixFreeOperator(X, 2.0)
+    persisted = dask_mod.DaskOperator(X, 2.0)
+    np.testing.assert_allclose(op.degrees, persisted.degrees, rtol=1e-5)
+    V = np.random.default_rng(0).normal(size=(600, 3))
+    np.testing.assert_allclose(op.matmat(V), persisted.matmat(V), rtol=1e-4, atol=1e-5)
+
+    # "auto" recomputes when persisted blocks would take over half the cluster's memory
+    def refuse(*args, **kwargs):
+        raise AssertionError("persisted the kernel on a cluster too small for it")
+
+    monkeypatch.setattr(dask_mod, "cluster_memory_bytes", lambda: 4 * 600**2)
+    monkeypatch.setattr(dask_mod, "DaskOperator", refuse)
+    assert abs(skdse.diffusion_spectral_entropy(X, **kw) - ref) < 1e-5
+
+
+def test_knn_kernel_on_the_cluster(X):
+    from skdse._dask import dask_knn_search
+    from skdse._operators import knn_search
+
+    dist, idx = dask_knn_search(X, 10)
+    ref_dist, ref_idx = knn_search(X_NP, 10)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-9, atol=1e-7)
+    for solver in ("exact", "slq"):
+        kw = dict(bandwidth="knn", n_neighbors=10, solver=solver, random_state=0)
+        ref = skdse.diffusion_spectral_entropy(X_NP, **kw)
+        assert abs(skdse.diffusion_spectral_entropy(X, **kw) - ref) < 1e-8
+
+
+def test_dsmi_terms_run_as_cluster_tasks(client):
+    import joblib
+
+    kw = dict(n_repeats=3, random_state=0)
+    serial = DiffusionSpectralMI(**kw).fit(X_NP, Y)
+    with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
+        on_cluster = DiffusionSpectralMI(**kw).fit(X_NP, Y)
+    assert len(stream.data) >= 1  # the terms went to the workers
+    assert abs(on_cluster.mutual_information_ - serial.mutual_information_) < 1e-12
+    # a dask X under the same backend: terms in turn, each one's blocks on the cluster
+    with joblib.parallel_config(backend="dask"):
+        dask_x = DiffusionSpectralMI(**kw).fit(da.from_array(X_NP, chunks=(150, 8)), Y)
+    assert abs(dask_x.mutual_information_ - serial.mutual_information_) < 1e-9
+    np.testing.assert_allclose(
+        on_cluster.group_marginal_entropies_, serial.group_marginal_entropies_, atol=1e-12
+    )
+
+
+def test_ensembles_identical_for_one_and_two_workers(client):
+    import joblib
+
+    big = np.random.default_rng(2).normal(size=(1500, 5))
+    kw = dict(max_samples=250, n_subsamples=4, random_state=3)
+    with joblib.parallel_config(backend="dask", client=client):
+        two = DiffusionSpectralEntropy(**kw).fit(big)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, dashboard_address=None
+        ) as one_cluster,
+        distributed.Client(one_cluster, set_as_default=False) as one,
+        joblib.parallel_config(backend="dask", client=one),
+    ):
+        single = DiffusionSpectralEntropy(**kw).fit(big)
+    assert abs(two.entropy_ - single.entropy_) < 1e-12
+    assert abs(two.entropy_std_ - single.entropy_std_) < 1e-12
+    assert two.entropy_std_ > 0
+
+
+def test_cli_scheduler_address(client, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "emb.npy"
+    np.save(path, X_NP)
+    cmd = [sys.executable, "-m", "skdse", "entropy", str(path), "--json", "--quiet"]
+    out = subprocess.run(
+        cmd + ["--scheduler", client.scheduler.address, "--chunk-rows", "200"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    row = json.loads(out.stdout)
+    ref = skdse.diffusion_spectral_entropy(X_NP, random_state=0)
+    assert abs(row["DSE"] - ref) < 1e-9
+    local = subprocess.run(
+        cmd + ["--scheduler", "local", "--chunk-rows", "300"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert abs(json.loads(local.stdout)["DSE"] - ref) < 1e-9
+    bad = subprocess.run(cmd + ["--scheduler", "tcp://127.0.0.1:9"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "cannot connect to the Dask scheduler at tcp://127.0.0.1:9" in bad.stderr
