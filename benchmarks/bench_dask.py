@@ -135,7 +135,7 @@ HEADER = [
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[50000, 100000, 200000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[50000, 100000, 200000])
     parser.add_argument("--gaussian-sizes", type=int, nargs="*", default=[50000])
     parser.add_argument("--compare-n", type=int, default=20000)
     parser.add_argument("--memory-limit", default="4GiB", help="per worker")
