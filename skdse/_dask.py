@@ -99,6 +99,29 @@ def cluster_memory_bytes() -> int | None:
     return int(sum(limits))
 
 
+def to_cluster(blocks: list[np.ndarray]) -> list:
+    """Blocks of the client's data as arguments of cluster tasks, each sent once.
+
+    With a ``distributed`` client they are scattered (futures), so that they
+    travel to the workers directly instead of inside the task graph; on
+    Dask's local schedulers they are wrapped as delayed values.
+    """
+    import dask
+
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return [dask.delayed(b) for b in blocks]
+    return client.scatter(blocks)
+
+
+def _row_blocks(V: np.ndarray, row_chunks) -> list[np.ndarray]:
+    stops = np.cumsum(row_chunks)
+    return [V[stop - rows : stop] for rows, stop in zip(row_chunks, stops)]
+
+
 class DaskOperator:
     """Normalised operator persisted blockwise on the cluster, for slq (4 N^2 bytes there)."""
 
@@ -115,7 +138,13 @@ class DaskOperator:
     def matmat(self, V: np.ndarray) -> np.ndarray:
         import dask.array as da
 
-        Vd = da.from_array(V.astype(np.float32), chunks=(self.A.chunks[1], V.shape[1]))
+        blocks = _row_blocks(V.astype(np.float32), self.A.chunks[1])
+        Vd = da.concatenate(
+            [
+                da.from_delayed(ref, b.shape, dtype=np.float32)
+                for ref, b in zip(to_cluster(blocks), blocks)
+            ]
+        )
         return np.asarray((self.A @ Vd).compute(), dtype=np.float64)
 
 
@@ -168,11 +197,10 @@ class DaskMatrixFreeOperator:
 
     def _kernel_matmat(self, V: np.ndarray) -> np.ndarray:
         import dask
-        import dask.array as da
 
-        SV = da.from_array(
-            (self._scale[:, None] * V).astype(np.float32), chunks=(self._row_chunks, V.shape[1])
-        ).to_delayed()[:, 0]
+        SV = to_cluster(
+            _row_blocks((self._scale[:, None] * V).astype(np.float32), self._row_chunks)
+        )
         nc = len(self._row_chunks)
         contributions: list[list] = [[] for _ in range(nc)]
         for i in range(nc):
