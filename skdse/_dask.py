@@ -122,6 +122,22 @@ def _row_blocks(V: np.ndarray, row_chunks) -> list[np.ndarray]:
     return [V[stop - rows : stop] for rows, stop in zip(row_chunks, stops)]
 
 
+def scatter_rows(V: np.ndarray, row_chunks):
+    """A NumPy array of the client's as a dask array whose row chunks were sent once.
+
+    ``row_chunks`` is an int (rows per chunk) or the chunk sizes. Unlike
+    ``da.from_array``, the data does not travel inside the task graph.
+    """
+    import dask.array as da
+
+    if isinstance(row_chunks, int):
+        row_chunks = [min(row_chunks, V.shape[0] - s) for s in range(0, V.shape[0], row_chunks)]
+    blocks = _row_blocks(V, row_chunks)
+    return da.concatenate(
+        [da.from_delayed(ref, b.shape, dtype=V.dtype) for ref, b in zip(to_cluster(blocks), blocks)]
+    )
+
+
 class DaskOperator:
     """Normalised operator persisted blockwise on the cluster, for slq (4 N^2 bytes there)."""
 
@@ -136,15 +152,7 @@ class DaskOperator:
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
     def matmat(self, V: np.ndarray) -> np.ndarray:
-        import dask.array as da
-
-        blocks = _row_blocks(V.astype(np.float32), self.A.chunks[1])
-        Vd = da.concatenate(
-            [
-                da.from_delayed(ref, b.shape, dtype=np.float32)
-                for ref, b in zip(to_cluster(blocks), blocks)
-            ]
-        )
+        Vd = scatter_rows(V.astype(np.float32), self.A.chunks[1])
         return np.asarray((self.A @ Vd).compute(), dtype=np.float64)
 
 

@@ -258,11 +258,11 @@ def dask_cluster(address: str | None):
 
 
 def _as_dask(X: np.ndarray, chunk_rows: int):
-    import dask.array as da
+    from ._dask import scatter_rows
 
-    if X.ndim != 2:
+    if X.ndim != 2 or X.shape[0] == 0:
         return X  # validation names the problem
-    return da.from_array(X, chunks=(chunk_rows, -1))
+    return scatter_rows(X, chunk_rows)
 
 
 def _run_measure(args) -> list[dict]:
