@@ -163,6 +163,21 @@ def test_matrix_free_blocks_recomputed_on_the_cluster(X, monkeypatch):
     assert abs(skdse.diffusion_spectral_entropy(X, **kw) - ref) < 1e-5
 
 
+def test_client_vectors_are_scattered_not_put_in_the_graph(X):
+    import warnings
+
+    import dask
+
+    # 600 x 96 float32 probes are 230 kB: above this threshold if they rode in the graph
+    with (
+        dask.config.set({"distributed.admin.large-graph-warning-threshold": "100kB"}),
+        warnings.catch_warnings(),
+    ):
+        warnings.filterwarnings("error", "Sending large graph")
+        for operator in ("dense", "matrix_free"):
+            skdse.diffusion_spectral_entropy(X, solver="slq", operator=operator, random_state=0)
+
+
 def test_knn_kernel_on_the_cluster(X):
     from skdse._dask import dask_knn_search
     from skdse._operators import knn_search
