@@ -84,14 +84,21 @@ def dask_diffusion_operator(X, sigma: float, dtype=np.float64):
     return G * s[:, None] * s[None, :], degrees
 
 
-def cluster_memory_bytes() -> int | None:
-    """Memory of the cluster computations go to: the workers' limits, or this machine's."""
+def _current_client():
+    """The ``distributed.Client`` computations go to, or None (Dask's local schedulers)."""
     try:
         from distributed import default_client
 
-        client = default_client()
+        return default_client()
     except (ImportError, ValueError):
-        return available_memory_bytes()  # dask's local schedulers
+        return None
+
+
+def cluster_memory_bytes() -> int | None:
+    """Memory of the cluster computations go to: the workers' limits, or this machine's."""
+    client = _current_client()
+    if client is None:
+        return available_memory_bytes()
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
     limits = [w.get("memory_limit") or 0 for w in workers]
     if not limits or 0 in limits:  # no limit set: the workers' machines are unknown
@@ -108,11 +115,8 @@ def to_cluster(blocks: list[np.ndarray]) -> list:
     """
     import dask
 
-    try:
-        from distributed import default_client
-
-        client = default_client()
-    except (ImportError, ValueError):
+    client = _current_client()
+    if client is None:
         return [dask.delayed(b) for b in blocks]
     return client.scatter(blocks)
 
@@ -129,10 +133,9 @@ def scatter_rows(V: np.ndarray, row_chunks):
     ``da.from_array``, the data does not travel inside the task graph.
     """
     import dask.array as da
+    from dask.array.core import normalize_chunks
 
-    if isinstance(row_chunks, int):
-        row_chunks = [min(row_chunks, V.shape[0] - s) for s in range(0, V.shape[0], row_chunks)]
-    blocks = _row_blocks(V, row_chunks)
+    blocks = _row_blocks(V, normalize_chunks(row_chunks, (V.shape[0],))[0])
     return da.concatenate(
         [da.from_delayed(ref, b.shape, dtype=V.dtype) for ref, b in zip(to_cluster(blocks), blocks)]
     )
@@ -199,11 +202,12 @@ class DaskMatrixFreeOperator:
         self.n = X.shape[0]
         self.xp = _numpy_namespace()
         self._scale = np.ones(self.n)
-        self.degrees = self._kernel_matmat(np.ones((self.n, 1)))[:, 0]
+        self.degrees = self.matmat(np.ones((self.n, 1)))[:, 0]
         self._scale = 1.0 / np.sqrt(self.degrees)
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
-    def _kernel_matmat(self, V: np.ndarray) -> np.ndarray:
+    def matmat(self, V: np.ndarray) -> np.ndarray:
+        """``S G S V`` with ``S = diag(self._scale)`` (the identity while degrees are computed)."""
         import dask
 
         SV = to_cluster(
@@ -221,9 +225,6 @@ class DaskMatrixFreeOperator:
                     contributions[j].append(pair[1])
         rows = dask.compute(*[dask.delayed(sum)(c) for c in contributions])
         return np.concatenate(rows, axis=0) * self._scale[:, None]
-
-    def matmat(self, V: np.ndarray) -> np.ndarray:
-        return self._kernel_matmat(V)
 
 
 def _knn_pair(Xi, Xj, offset: int, n_neighbors: int):

@@ -60,6 +60,22 @@ def check_krylov_fits(n: int, params: EntropyParams, available=None) -> None:
     )
 
 
+def dense_slq_bytes(n: int) -> int:
+    """Memory of slq's dense float32 operator on ``n`` points, with its construction's peak."""
+    return int(4.4 * n * n)
+
+
+def wants_dense(params: EntropyParams, need: int, have: int | None) -> bool:
+    """Whether slq multiplies with a stored operator of ``need`` bytes, given ``have``.
+
+    ``operator="auto"`` stores it while it takes under half the memory it
+    lives in (this machine, the GPU, or a Dask cluster's workers).
+    """
+    return params.operator == "dense" or (
+        params.operator == "auto" and (have is None or need < 0.5 * have)
+    )
+
+
 def _slq_operator(X, sigma, params: EntropyParams):
     """The operator SLQ multiplies with, memory checked before it is built."""
     xp = namespace(X)
@@ -68,13 +84,10 @@ def _slq_operator(X, sigma, params: EntropyParams):
     if sigma == "knn":
         check_krylov_fits(n, params)
         return KnnOperator(X, params.n_neighbors)
-    dense_bytes = int(4.4 * n * n)
+    dense_bytes = dense_slq_bytes(n)
     device_free = device_memory_bytes(xp, X)
     have = device_free if device_free is not None else available_memory_bytes()
-    use_dense = params.operator == "dense" or (
-        params.operator == "auto" and (have is None or dense_bytes + krylov < 0.5 * have)
-    )
-    if use_dense:
+    if wants_dense(params, dense_bytes + krylov, have):
         check_memory(
             dense_bytes + krylov,
             f"SLQ on a dense {n} x {n} operator",
@@ -165,11 +178,11 @@ def _dask_spectrum(X, sigma, params: EntropyParams, rng):
         A, degrees = dask_diffusion_operator(X, sigma, np.dtype(params.dtype))
         A, degrees = dask.compute(A, degrees)
         return ExactSpectrum(exact_eigenvalues(A)), KernelDiagnostics.from_degrees(degrees)
-    cluster = cluster_memory_bytes()
-    persist = params.operator == "dense" or (
-        params.operator == "auto" and (cluster is None or 4.4 * n * n < 0.5 * cluster)
-    )
-    op = DaskOperator(X, sigma) if persist else DaskMatrixFreeOperator(X, sigma)
+    # the Lanczos vectors stay on the client: only the blocks count against the cluster
+    if wants_dense(params, dense_slq_bytes(n), cluster_memory_bytes()):
+        op = DaskOperator(X, sigma)
+    else:
+        op = DaskMatrixFreeOperator(X, sigma)
     return _slq(op, params, rng)
 
 
@@ -273,7 +286,7 @@ def compute_dse(
 
             members = dask.compute(*[X[p] for p in picks])
         else:
-            members = [take_rows(X, p) for p in picks]
+            members = (take_rows(X, p) for p in picks)  # taken as joblib dispatches
         jobs = Parallel(return_as="generator")(
             delayed(cached_spectrum)(Xm, sigma, member_params, int(q.generate_state(1)[0]))
             for Xm, q in zip(members, seqs)

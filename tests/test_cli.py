@@ -71,6 +71,8 @@ def test_subsample_ensemble_and_operator_options(files):
     assert abs(json.loads(out.stdout)["DSE"] - diffusion_spectral_entropy(X, **kw)) < 1e-9
     bad = skdse("entropy", files / "a.npy", "--chunk-rows", 1)
     assert bad.returncode == 2 and "--chunk-rows must be at least 2" in bad.stderr
+    bad = skdse("entropy", files / "a.npy", "--operator", "sparse")
+    assert bad.returncode == 2 and "argument --operator: invalid choice" in bad.stderr
 
 
 def test_mi_with_labels_file(files):
@@ -105,6 +107,7 @@ def test_profile(files):
         (["mi", "a.npy", "--labels", "short.txt"], "must match"),
         (["entropy", "notes.md"], "unknown format"),
         (["demo", "--epochs", "0"], "--epochs"),
+        (["entropy", "a.npy", "--n-subsamples", "0"], "n_subsamples"),
     ],
 )
 def test_bad_input_exits_with_one_line(files, args, message):
