@@ -15,6 +15,8 @@ from skdse import (
     diffusion_spectral_mutual_information,
 )
 
+from ._tolerances import EXACT_TOL
+
 TOL = 1e-8
 
 seeds = st.integers(0, 2**32 - 1)
@@ -159,10 +161,13 @@ def test_dsmi_conditional_invariant_to_renaming_labels(seed, d, y, bandwidth):
         assert abs(by_label_a[original] - h) < TOL
 
 
+@pytest.mark.reproducibility
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_dsmi_same_for_any_n_jobs(n_jobs):
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], 30)
     X = rng.normal(size=(90, 4)) + 3 * y[:, None]
     serial = dsmi(X, y, random_state=3)
-    assert dsmi(X, y, random_state=3, n_jobs=n_jobs) == serial
+    # n_jobs=2 computes the terms in other processes (other BLAS threads): exact
+    # solver, float64, so within the reproducibility tolerance, not bit for bit
+    assert abs(dsmi(X, y, random_state=3, n_jobs=n_jobs) - serial) <= EXACT_TOL
