@@ -255,21 +255,23 @@ def check_no_missing(y: np.ndarray) -> None:
         raise ValueError("y contains NaN or infinity; every sample needs a finite label or value.")
     if y.dtype.kind == "O":
         flat = y.ravel()
-        if any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in flat):
+        if any(
+            v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) for v in flat
+        ):
             raise ValueError("y contains missing labels (None or NaN); every sample needs a label.")
 
 
 def check_discrete_y(y, n_samples: int) -> np.ndarray:
-    """Class labels as a 1-D array of length ``n_samples``.
+    """Class labels as a 1-D NumPy array of length ``n_samples``.
 
     Any label type scikit-learn accepts for classification works (integers,
-    strings, booleans). Continuous targets are refused for now.
+    strings, booleans). A continuous y is refused here: it is binned or
+    clustered by :func:`skdse.partition_reference`, which brings y to the
+    host (``as_host_y``) before it calls this check.
     """
     if y is None:
         raise ValueError("y is required: DSMI measures the information X holds about y.")
-    if not isinstance(y, (list, tuple)) and hasattr(y, "__array_namespace__"):
-        y = to_numpy(y)  # labels are small; partitioning happens on the host
-    y = column_or_1d(y, warn=True)
+    y = column_or_1d(to_numpy(y), warn=True)
     if y.shape[0] != n_samples:
         raise ValueError(
             f"X and y have inconsistent numbers of samples: X has {n_samples}, y has {y.shape[0]}."
@@ -278,9 +280,9 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
     kind = type_of_target(y, input_name="y")
     if kind not in DISCRETE_TARGETS:
         raise ValueError(
-            f"Unknown label type: {kind!r}. y must hold discrete class labels (integers, "
-            "strings or booleans). Continuous references are not supported yet: bin a "
-            "continuous y into integer labels first (for example with numpy.digitize)."
+            f"Unknown label type: {kind!r}. y_type='discrete' needs class labels (integers, "
+            "strings or booleans); pass y_type='continuous' (or 'auto') to bin a continuous "
+            "scalar y into n_bins groups."
         )
     return y
 
