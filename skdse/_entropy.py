@@ -39,16 +39,42 @@ AUTO_EXACT_MAX = 2500
 MATRIX_FREE_BLOCK = 512
 
 
+def slq_spans_space(n: int, params: EntropyParams) -> bool:
+    """Whether slq's vectors on ``n`` points are as many as the space has dimensions.
+
+    slq runs ``n_deflate + n_probes`` Lanczos recurrences besides the known
+    top eigenvector. Once ``1 + n_deflate + n_probes >= n``, the same work
+    could span the whole space, so an eigendecomposition is exact and no
+    dearer, while slq itself still carries its probes' random error: with
+    the defaults it was off by up to 0.36 bits on 2 points, 0.10 on 3, 0.03
+    on 8-16 (measured, Gaussian data, 12 draws each).
+    """
+    return n <= 1 + params.n_deflate + params.n_probes
+
+
 def resolve_solver(n: int, params: EntropyParams) -> str:
-    """``"exact"`` or ``"slq"`` for an operator of size ``n``."""
-    if params.solver != "auto":
-        return params.solver
+    """``"exact"`` or ``"slq"`` for an operator of size ``n``: the solver that runs.
+
+    ``solver="slq"`` (and ``"auto"``) computes exactly where slq's vectors would
+    span the space anyway (:func:`slq_spans_space`), such as small DSMI classes.
+    """
+    if params.solver == "exact" or slq_spans_space(n, params):
+        return "exact"
+    if params.solver == "slq":
+        return "slq"
     return "exact" if n <= AUTO_EXACT_MAX else "slq"
 
 
 def krylov_bytes(n: int, params: EntropyParams) -> int:
-    """Memory of slq's Lanczos vectors (kept for reorthogonalisation) on ``n`` points."""
-    return 8 * n * (params.n_probes + min(params.n_deflate, n)) * params.n_lanczos_steps
+    """Memory of slq's Lanczos vectors (kept for reorthogonalisation) on ``n`` points.
+
+    Counts the recurrences and steps that run: ``slq_spectrum`` deflates at
+    most ``n - 2`` directions and ``lanczos_quadrature`` takes at most
+    ``n - 1`` steps, whatever larger values were asked for.
+    """
+    n_deflate = max(0, min(params.n_deflate, n - 2))
+    n_steps = max(1, min(params.n_lanczos_steps, n - 1))
+    return 8 * n * (params.n_probes + n_deflate) * n_steps
 
 
 def check_krylov_fits(n: int, params: EntropyParams, available=None) -> None:

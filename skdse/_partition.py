@@ -10,7 +10,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 
 from ._backend import to_numpy
-from ._validation import _check_int, check_discrete_y, check_no_missing
+from ._validation import _check_int, check_discrete_y, check_no_missing, check_not_masked
 
 Y_TYPES = ("auto", "discrete", "continuous")
 #: The parameters of :func:`partition_reference` that estimators and functions expose.
@@ -20,6 +20,7 @@ PARTITION_KEYS = ("y_type", "n_bins", "n_clusters", "clusterer")
 def _as_host(y):
     if y is None:
         raise ValueError("y is required: the mutual information is measured against y.")
+    y = check_not_masked(y, "y")
     if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
         y = to_numpy(y)
     return np.asarray(y) if not isinstance(y, np.ndarray) else y
