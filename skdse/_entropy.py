@@ -384,7 +384,7 @@ def diffusion_spectral_entropy(
         Diffusion time: the power of the eigenvalues. Larger t suppresses the
         small, noise-driven eigenvalues and lowers the entropy.
     base : float, default=2
-        Logarithm base; 2 gives bits, ``math.e`` nats.
+        Logarithm base, > 1; 2 gives bits, ``math.e`` nats.
     max_samples : int or None, default=10000
         Above this many rows, DSE is computed on a seeded uniform subsample
         without replacement. None uses every row (with ``solver="slq"``,
@@ -400,7 +400,9 @@ def diffusion_spectral_entropy(
         quadrature of the two spectral sums DSE needs, from matrix products
         only, with the top eigenpair and ``n_deflate`` leading directions
         deflated; error typically below 0.02 bits. ``"auto"``: exact up to
-        2500 points (where slq starts to be faster), slq above.
+        2500 points (where slq starts to be faster), slq above. Both compute
+        exactly on at most ``1 + n_deflate + n_probes`` points, where slq's
+        vectors would span the space (and its probes still err).
     operator : {"auto", "dense", "matrix_free"}, default="auto"
         What slq multiplies with: the dense operator in float32 (4 N^2
         bytes), or kernel blocks recomputed from X for every product
@@ -437,7 +439,9 @@ def diffusion_spectral_entropy(
         base), in full float64. Re-scoring saved checkpoints with another t
         then costs no eigensolver run.
     random_state : int, RandomState instance or None, default=None
-        Seeds the subsample, the ``"median"`` bandwidth and slq's probes.
+        Seeds the subsample, the ``"median"`` bandwidth and slq's probes. An
+        int in ``[0, 2**32 - 1]``; a ``numpy.random.Generator`` is refused (as
+        in scikit-learn): pass an integer drawn from it.
 
     Returns
     -------

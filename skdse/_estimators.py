@@ -17,6 +17,7 @@ from ._validation import (
     check_not_masked,
     check_X,
     entropy_params_from,
+    names_unreal_data,
 )
 
 _X_CHECKS = dict(
@@ -38,7 +39,8 @@ class _SpectralMeasure(BaseEstimator):
         xp, X = to_backend(check_not_masked(X, "X"), params.backend)
         if is_numpy(xp):
             dtype = np.dtype(params.dtype)
-            return validate_data(self, X, reset=reset, dtype=dtype, **_X_CHECKS)
+            with names_unreal_data(X, "X"):
+                return validate_data(self, X, reset=reset, dtype=dtype, **_X_CHECKS)
         X = check_X(X, dtype=params.dtype)
         if reset:
             self.n_features_in_ = X.shape[1]
@@ -74,7 +76,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     t : float, default=1
         Diffusion time (power of the eigenvalues).
     base : float, default=2
-        Logarithm base; 2 gives bits.
+        Logarithm base, > 1; 2 gives bits.
     max_samples : int or None, default=10000
         Rows above this are subsampled uniformly (seeded by ``random_state``).
     n_subsamples : int, default=1
@@ -300,7 +302,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     t : float, default=1
         Diffusion time.
     base : float, default=2
-        Logarithm base; 2 gives bits.
+        Logarithm base, > 1; 2 gives bits.
     n_repeats : int, default=5
         Random subsets averaged for each class's marginal term.
     max_samples : int or None, default=10000

@@ -306,7 +306,7 @@ def diffusion_spectral_mutual_information(
     t : float, default=1
         Diffusion time.
     base : float, default=2
-        Logarithm base (2 gives bits).
+        Logarithm base, > 1 (2 gives bits).
     n_repeats : int, default=5
         Random subsets averaged for each class's marginal term.
     max_samples : int or None, default=10000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -286,17 +287,44 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
     X = to_backend(X, backend)[1]
     xp = namespace(X)
     if is_numpy(xp):
-        return check_array(
-            X,
-            accept_sparse=False,
-            dtype=np.dtype(dtype),
-            ensure_2d=True,
-            ensure_min_samples=2,
-            ensure_min_features=1,
-            ensure_all_finite=True,
-            input_name=input_name,
-        )
+        with names_unreal_data(X, input_name):
+            return check_array(
+                X,
+                accept_sparse=False,
+                dtype=np.dtype(dtype),
+                ensure_2d=True,
+                ensure_min_samples=2,
+                ensure_min_features=1,
+                ensure_all_finite=True,
+                input_name=input_name,
+            )
     return _check_device_array(X, xp, input_name, dtype)
+
+
+@contextmanager
+def names_unreal_data(X, input_name: str):
+    """Re-raise NumPy's bare conversion errors (strings, complex) with ``input_name`` in them.
+
+    Only the failure path looks at the data again, so valid input costs nothing.
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        if input_name in str(exc):
+            raise
+        try:
+            kind = np.asarray(X).dtype.kind
+        except (TypeError, ValueError):
+            kind = "O"
+        if kind == "c":
+            raise ValueError(f"Complex data not supported for {input_name}.") from exc
+        if kind not in "OUS":
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise type(exc)(
+            f"{input_name} must hold real numbers (no strings or other objects); "
+            f"converting it failed: {reason}"
+        ) from exc
 
 
 def check_not_masked(a, input_name: str):
