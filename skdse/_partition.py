@@ -10,7 +10,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 
 from ._backend import to_numpy
-from ._validation import _check_int, check_discrete_y, check_no_missing
+from ._validation import _check_int, check_discrete_y, check_no_missing, check_not_masked
 
 Y_TYPES = ("auto", "discrete", "continuous")
 #: The parameters of :func:`partition_reference` that estimators and functions expose.
@@ -59,13 +59,7 @@ def as_host_y(y) -> np.ndarray:
         except (TypeError, ValueError, RuntimeError, NotImplementedError) as exc:
             where = f" on device {device}" if device is not None else ""
             raise ValueError(f"y ({given}{where}) cannot be read as a host array: {exc}") from exc
-    if isinstance(y, np.ma.MaskedArray):
-        if np.ma.is_masked(y):
-            raise ValueError(
-                "y is a masked array with masked entries; every sample needs a label or value "
-                "(drop the masked samples from X and y first)."
-            )
-        y = y.data
+    y = check_not_masked(y, "y")
     if y.ndim == 0:
         kind = "mapping" if isinstance(y.item(), Mapping) else f"scalar {given}"
         raise ValueError(

@@ -128,7 +128,7 @@ def test_cuda_tensor_y_equals_numpy_y(kind):
         ("abc", ValueError, "y must be array-like.*scalar str"),
         ({"a": 1}, TypeError, "y must be array-like.*mapping"),
         (np.zeros((90, 2, 2)), ValueError, "y must be 1-D.*reshape"),
-        (np.ma.masked_array(Y_INT, mask=Y_INT == 2), ValueError, "y is a masked array"),
+        (np.ma.masked_array(Y_INT, mask=Y_INT == 2), ValueError, "y is a numpy masked array"),
     ],
 )
 def test_scalar_mapping_and_bad_shapes_are_refused(y, exc, match):
