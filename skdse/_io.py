@@ -483,7 +483,7 @@ def load_labels(path, n_samples: int, key=None) -> np.ndarray:
     if name == "-" or suffix in (".npy", ".npz", ".pt", ".pth", ".parquet"):
         labels = load_array(path, key)
     else:
-        text = _content_lines(_decode(path, path.read_bytes()))
+        text = [ln for ln in _decode(path, path.read_bytes()).splitlines() if ln.strip()]
         header = len(text) == n_samples + 1
         if suffix in (".csv", ".tsv"):
             table = read_text_table(path, header=header)

@@ -354,7 +354,7 @@ def main(argv=None) -> int:
         _print_rows(rows, args.json)
         return 0
     except (CLIError, ValueError, TypeError, InsufficientMemoryError, ImportError) as exc:
-        _print_rows(rows, args.json)  # the files done before the error
+        _print_rows(rows, getattr(args, "json", False))  # the files done before the error
         print(f"skdse {args.command}: error: {_first_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover

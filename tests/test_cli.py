@@ -113,7 +113,7 @@ def test_profile(files):
         (["entropy", "c.npz"], "choose one with --key"),
         (["entropy", "c.npz", "--key", "nope"], "no array 'nope'"),
         (["entropy", "vec.npy"], "2D"),
-        (["entropy", "bad.csv"], "not a numeric table"),
+        (["entropy", "bad.csv"], "bad.csv: column 1 is not numeric"),
         (["entropy", "a.npy", "--bandwidth", "-1"], "bandwidth"),
         (["entropy", "a.npy", "--bandwidth", "wide"], "bandwidth"),
         (["mi", "a.npy", "--labels", "short.txt"], "must match"),
