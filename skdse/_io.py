@@ -75,7 +75,7 @@ def _read_npy(fh, size: int, name: str) -> np.ndarray:
             shape, fortran, dtype = npy_format._read_array_header(fh, version)
     except (ValueError, EOFError) as exc:
         if size == 0:
-            raise CLIError(f"{name}: empty file (0 bytes), not a .npy array") from None
+            raise CLIError(f"{name}: empty (0 bytes), not a .npy array") from None
         raise CLIError(f"{name}: not a .npy array ({_first_line(exc)})") from None
     if dtype.hasobject:
         raise CLIError(f"{name}: holds Python objects; skdse reads numeric arrays only")

@@ -380,7 +380,7 @@ def _huge_header_npy(path):
 @pytest.mark.parametrize(
     "make, fragment",
     [
-        (lambda p: p.write_bytes(b""), "empty file (0 bytes)"),
+        (lambda p: p.write_bytes(b""), "empty (0 bytes), not a .npy array"),
         (_huge_header_npy, "header declares a (100000, 100000) float64 array"),
         (lambda p: p.write_text("x,y\n1,2\n"), "not a .npy array"),
     ],
