@@ -11,6 +11,8 @@ import pytest
 
 from skdse import diffusion_spectral_entropy, diffusion_spectral_mutual_information
 
+from ._tolerances import EXACT_TOL, SLQ_TOL
+
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(0)
 Y = np.repeat([0, 1, 2], 40)
@@ -80,7 +82,8 @@ def test_subsample_ensemble_and_operator_options(files):
     out = skdse(
         "entropy", files / "a.npy", "--solver", "slq", "--operator", "matrix_free", "--json"
     )
-    assert abs(json.loads(out.stdout)["DSE"] - diffusion_spectral_entropy(X, **kw)) < 1e-9
+    # slq's float32 products in another process: the reproducibility tolerance of slq
+    assert abs(json.loads(out.stdout)["DSE"] - diffusion_spectral_entropy(X, **kw)) <= SLQ_TOL
     bad = skdse("entropy", files / "a.npy", "--chunk-rows", 1)
     assert bad.returncode == 2 and "--chunk-rows must be at least 2" in bad.stderr
     bad = skdse("entropy", files / "a.npy", "--operator", "sparse")
@@ -92,9 +95,10 @@ def test_mi_with_labels_file(files):
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout)
     ref = diffusion_spectral_mutual_information(X, Y, random_state=0)
-    assert abs(row["DSMI"] - ref) < 1e-9 and row["n_groups"] == 3
+    assert abs(row["DSMI"] - ref) <= EXACT_TOL and row["n_groups"] == 3
     same = json.loads(skdse("mi", files / "a.npy", "--labels", files / "ylab.npy", "--json").stdout)
-    assert same["DSMI"] == row["DSMI"]
+    # another process: the same labels from another file, within the reproducibility tolerance
+    assert abs(same["DSMI"] - row["DSMI"]) <= EXACT_TOL
 
 
 def test_profile(files):
