@@ -14,7 +14,6 @@ and the kernel diagnostics.
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,7 +23,7 @@ from array_api_compat import device
 from threadpoolctl import threadpool_limits
 
 from ._backend import is_numpy, namespace, to_numpy
-from ._kernels import KernelDiagnostics, diffusion_operator
+from ._kernels import KernelDiagnostics, diffusion_operator, kernel_coordinates
 
 #: Default number of neighbours of the kNN operator.
 N_NEIGHBORS = 15
@@ -59,8 +58,11 @@ class MatrixFreeOperator:
     of a single matrix product of augmented coordinates, then one ``exp``.
     On NumPy, blocks are spread over threads (BLAS pinned to one thread each); on a GPU they run in
     turn. Kernel blocks are formed in ``dtype`` (float32 by default: twice
-    as fast, affinities accurate to about 1e-5 relative, entropies to far
-    better than the solver's own error); products accumulate in float64.
+    as fast); their exponents come from
+    :func:`skdse._kernels.kernel_coordinates`, in float32 only while that is
+    accurate to 1e-4 (affinities to 1e-4 relative, far below the solver's
+    own error), else in float64 or from direct differences (clusters far
+    apart relative to sigma); products accumulate in float64.
 
     Parameters
     ----------
@@ -78,13 +80,10 @@ class MatrixFreeOperator:
         xp = self.xp = namespace(X)
         self.dtype = xp.float32 if dtype is None else dtype
         dev = device(X)
-        Z = (xp.astype(X, xp.float64) - xp.mean(X, axis=0)) / (sigma * math.sqrt(2.0))
-        sq = xp.sum(Z * Z, axis=1)[:, None]
-        ones = xp.ones((Z.shape[0], 1), dtype=xp.float64, device=dev)
-        # [2z, -|z|^2, -1] . [z, 1, |z|^2] = -|z_i - z_j|^2
-        self._L = xp.astype(xp.concat([2.0 * Z, -sq, -ones], axis=1), self.dtype)
-        self._R = xp.astype(xp.concat([Z, ones, sq], axis=1), self.dtype)
-        self.n = Z.shape[0]
+        # Augmented coordinates (or, where float32 would cancel, float64 or the
+        # direct differences): see skdse._kernels.kernel_coordinates.
+        self._coords = kernel_coordinates(X, sigma, self.dtype)
+        self.n = X.shape[0]
         self.block_rows = int(block_rows)
         # On a GPU one tile is the whole row block (no cache to fit).
         self.tile_cols = 2048 if is_numpy(xp) else self.n
@@ -113,7 +112,8 @@ class MatrixFreeOperator:
                 # Column tiles keep each kernel tile in cache between its uses.
                 for c0 in range(start, self.n, self.tile_cols):
                     c1 = min(c0 + self.tile_cols, self.n)
-                    G = xp.exp(self._L[start:stop, :] @ self._R[c0:c1, :].T)
+                    E = self._coords.exponent(start, stop, c0, c1)
+                    G = xp.exp(xp.astype(E, self.dtype, copy=False))
                     rows = rows + xp.astype(G @ SV[c0:c1, :], xp.float64)
                     lo = max(c0, stop)  # columns past the diagonal block: use G twice
                     if lo < c1:
@@ -139,15 +139,82 @@ class MatrixFreeOperator:
 
     def toarray(self):
         xp = self.xp
-        return self._kernel_matmat(xp.eye(self.n, dtype=xp.float64, device=device(self._L)))
+        return self._kernel_matmat(xp.eye(self.n, dtype=xp.float64, device=device(self._scale)))
+
+
+#: Relative margin within which two neighbour distances may be a tie that the
+#: neighbour search's rounding split: such candidates are all re-measured.
+TIE_RTOL = 1e-6
+
+
+def row_keys(X: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's values: equal rows, equal keys, whatever their position.
+
+    Orders neighbours tied at the same distance by value (then by index,
+    which then only separates duplicated rows), so that a row permutation
+    gives the same graph up to relabelling.
+    """
+    bits = np.ascontiguousarray(np.asarray(X, dtype=np.float64) + 0.0).view(
+        np.uint64
+    )  # -0.0 -> 0.0
+    h = np.full(bits.shape[0], 0xCBF29CE484222325, dtype=np.uint64)
+    for c in range(bits.shape[1]):  # FNV-1a over the 64-bit words, then a splitmix64 finish
+        h = (h ^ bits[:, c]) * np.uint64(0x100000001B3)
+    h = (h ^ (h >> np.uint64(33))) * np.uint64(0xFF51AFD7ED558CCD)
+    return h ^ (h >> np.uint64(33))
+
+
+def nearest_rows(
+    Xq: np.ndarray, Xr: np.ndarray, k: int, offset: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``Xr`` nearest each row of ``Xq``, ties broken by value.
+
+    scikit-learn's search proposes candidates; every candidate that may tie
+    with the k-th (within :data:`TIE_RTOL`) is kept, all are re-measured
+    from their differences (so the same pair always gets the same distance,
+    and a row's distance to itself is exactly 0) and ordered by (distance,
+    :func:`row_keys`, index). Returns distances, indices plus ``offset``
+    and the neighbours' keys, each of shape (n_queries, k).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    nq, nr = Xq.shape[0], Xr.shape[0]
+    k = min(k, nr)
+    centre = Xr.mean(axis=0)
+    R = Xr - centre
+    Q = Xq - centre
+    slack = 1e-7 * float(np.sqrt(np.max(np.einsum("ij,ij->i", R, R))))
+    search = NearestNeighbors().fit(R)
+    keys = row_keys(Xr)
+    dist = np.empty((nq, k))
+    idx = np.empty((nq, k), dtype=np.intp)
+    todo, m = np.arange(nq), min(k + 2, nr)
+    while todo.size:
+        d, j = search.kneighbors(Q[todo], n_neighbors=m)
+        done = (d[:, -1] > d[:, k - 1] * (1 + TIE_RTOL) + slack) | (m == nr)
+        rows, j = todo[done], j[done]
+        exact = np.empty(j.shape)
+        step = max(1, 2**22 // max(m * Xr.shape[1], 1))
+        for a in range(0, rows.size, step):
+            diff = Xq[rows[a : a + step], None, :] - Xr[j[a : a + step]]
+            exact[a : a + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        order = np.lexsort((j, keys[j], exact), axis=1)[:, :k]
+        dist[rows] = np.take_along_axis(exact, order, 1)
+        idx[rows] = np.take_along_axis(j, order, 1)
+        todo, m = todo[~done], min(2 * m, nr)
+    return dist, idx + offset, keys[idx]
 
 
 def knn_search(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and indices of each point's ``n_neighbors + 1`` nearest points (itself first)."""
-    from sklearn.neighbors import NearestNeighbors
+    """Distances and indices of each point's ``n_neighbors + 1`` nearest points (itself first).
 
+    Ties at equal distance are broken by the rows' values (:func:`nearest_rows`),
+    so the graph does not depend on the order of the rows; a duplicate of a
+    point may stand first in its place, at distance 0.
+    """
     k = min(n_neighbors, X.shape[0] - 1)
-    return NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)
+    dist, idx, _ = nearest_rows(X, X, k + 1)
+    return dist, idx
 
 
 def knn_graph(dist: np.ndarray, idx: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
