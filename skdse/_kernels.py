@@ -237,8 +237,13 @@ def kernel_coordinates(X, sigma: float, dtype=None) -> KernelCoordinates:
     xp = namespace(X)
     dtype = X.dtype if dtype is None else dtype
     Y, e = rescaled(X, xp)
+    # f = 2**e / (sigma sqrt 2), with sigma's exponent taken out first
+    mant, es = math.frexp(float(sigma))
+    try:
+        f = np.float64(math.ldexp(1.0, e - es) / (mant * math.sqrt(2.0)))
+    except OverflowError:
+        f = np.float64(math.inf)
     with np.errstate(over="ignore"):
-        f = np.float64(math.ldexp(1.0, e)) / (np.float64(sigma) * np.sqrt(2.0))
         ymax2 = np.float64(float(xp.max(xp.sum(Y * Y, axis=1))))
         zmax2 = ymax2 * f * f if ymax2 > 0 else np.float64(0.0)
     single = dtype == xp.float32
