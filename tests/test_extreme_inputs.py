@@ -94,12 +94,17 @@ def test_median_bandwidth_of_majority_duplicates_is_translation_invariant():
 
 
 def test_median_bandwidth_counts_duplicated_pairs():
-    # 6 rows at 0, 4 at 1 (1-d): 15 + 6 zero pairs out of 45, so the median is 1
-    X = np.r_[np.zeros((6, 1)), np.ones((4, 1))] + 1e8
-    assert resolve_bandwidth(X, "median") == 1.0
-    # 8 rows at 0, 2 at 3: zeros are the majority, so the positive distances decide
-    X = np.r_[np.zeros((8, 1)), np.full((2, 1), 3.0)] - 1e9
-    assert resolve_bandwidth(X, "median") == 3.0
+    a, b = np.random.default_rng(0).normal(size=(2, 16))
+    ab = np.linalg.norm(a - b)
+    # 6 rows at a, 4 at b: 15 + 6 zero pairs out of 45, so the median is |a - b|
+    X = np.r_[np.repeat([a], 6, axis=0), np.repeat([b], 4, axis=0)]
+    assert resolve_bandwidth(X, "median") == pytest.approx(ab, rel=1e-12)
+    # zeros the majority (90/10, and 8/2 far from the origin): the positive distances decide
+    # (rounding used to give the duplicates ~1e-8 and sigma collapsed to that)
+    X = np.r_[np.repeat([a], 90, axis=0), np.repeat([b], 10, axis=0)]
+    assert resolve_bandwidth(X, "median") == pytest.approx(ab, rel=1e-12)
+    X = np.r_[np.repeat([a], 8, axis=0), np.repeat([b], 2, axis=0)] + 1e6
+    assert resolve_bandwidth(X, "median") == pytest.approx(ab, rel=1e-8)
 
 
 # 3. "scale" and "median" at extreme magnitudes
@@ -119,8 +124,8 @@ def test_adaptive_bandwidths_are_scale_invariant_at_extreme_magnitudes(bandwidth
 
 
 def test_fixed_bandwidth_kernel_does_not_overflow():
-    X = np.random.default_rng(0).normal(size=(30, 3))
-    for c in (1e200, 1e-200):
+    X = 1.0 + np.abs(np.random.default_rng(0).normal(size=(30, 3)))
+    for c in (1e307, 1e-200):  # the column sums of 1e307 * X overflow
         assert dse(c * X, bandwidth=2.0 * c) == pytest.approx(dse(X, bandwidth=2.0), abs=1e-9)
 
 
