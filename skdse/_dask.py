@@ -231,11 +231,11 @@ class DaskMatrixFreeOperator:
         return np.concatenate(rows, axis=0) * self._scale[:, None]
 
 
-def _knn_pair(Xi, Xj, offset: int, n_neighbors: int):
+def _knn_pair(Xi, Xj, offset: int, n_neighbors: int, exponent: int):
     """Each row of ``Xi``'s nearest rows of ``Xj`` (global indices), ties broken by value."""
     from ._operators import nearest_rows
 
-    return nearest_rows(Xi, Xj, n_neighbors, offset)
+    return nearest_rows(Xi, Xj, n_neighbors, offset, exponent)
 
 
 def _knn_merge(parts, n_neighbors: int):
@@ -258,11 +258,17 @@ def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
     import dask
 
     k = min(n_neighbors, X.shape[0] - 1) + 1
+    m = float(abs(X).max().compute())
+    exponent = math.frexp(m)[1] if m > 0 else 0  # one scale for every block, as in memory
     blocks = X.to_delayed().ravel()
     offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])[:-1]
     merged = [
         dask.delayed(_knn_merge)(
-            [dask.delayed(_knn_pair)(bi, bj, int(o), k) for bj, o in zip(blocks, offsets)], k
+            [
+                dask.delayed(_knn_pair)(bi, bj, int(o), k, exponent)
+                for bj, o in zip(blocks, offsets)
+            ],
+            k,
         )
         for bi in blocks
     ]

@@ -28,20 +28,23 @@ WIDE_AFFINITY = 0.99
 NARROW_MASS = 0.01
 
 
-def rescaled(X, xp=None):
-    """X scaled by a power of two into [-1, 1] and centred, in float64: ``(Y, e)``.
+def rescaled(X, xp=None, centre: bool = True):
+    """X scaled by a power of two into [-1, 1] (and centred), in float64: ``(Y, e)``.
 
-    ``X - mean(X) = 2**e * Y`` exactly up to the rounding of the centring:
-    the power of two is exact, so nothing overflows or underflows on the way
-    (X near 1.8e308 or 1e-300, float32 X near its own limits) and quantities
-    derived from Y scale back with ``math.ldexp``. ``e`` is 0 for an all-zero X.
+    ``X = 2**e * Y`` exactly (``X - mean(X)`` up to the rounding of the
+    centring): the power of two is exact, so nothing overflows or
+    underflows on the way (X near 1.8e308 or 1e-300, float32 X near its own
+    limits) and quantities derived from Y scale back with ``math.ldexp``.
+    ``e`` is 0 for an all-zero X. Centring costs the digits of points close
+    together far from the mean (one far outlier moves the mean): differences
+    of rows are taken on the uncentred Y.
     """
     xp = namespace(X) if xp is None else xp
     Xf = xp.astype(X, xp.float64)
     m = float(xp.max(xp.abs(Xf)))
     e = math.frexp(m)[1] if m > 0 else 0  # 2**(e-1) <= m < 2**e
     Y = Xf * math.ldexp(1.0, -e) if e else Xf
-    return Y - xp.mean(Y, axis=0), e
+    return (Y - xp.mean(Y, axis=0) if centre else Y), e
 
 
 def _scale_back(value: float, e: int, what: str) -> float:
@@ -112,7 +115,7 @@ def resolve_bandwidth(X, bandwidth, *, random_state=None) -> float:
         rng = check_random_state(random_state)
         idx = np.sort(rng.choice(n, MEDIAN_MAX_POINTS, replace=False))
         X = xp.take(X, xp.asarray(idx, device=device(X)), axis=0)
-    Y, e = rescaled(to_numpy(X).astype(np.float64))
+    Y, e = rescaled(to_numpy(X).astype(np.float64), centre=False)
     # Distinct rows and their counts: duplicates are at distance exactly 0.
     U, counts = np.unique(Y + 0.0, axis=0, return_counts=True)
     if U.shape[0] == 1:
@@ -140,14 +143,15 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 def squared_distances_host(Y: np.ndarray) -> np.ndarray:
     """All pairwise squared distances of the rows of a small float64 NumPy Y, accurately.
 
-    The norm expansion in one matrix product, then every pair where it has
-    cancelled (distance below 1e-4 of the norms, so rounding could be more
-    than 1e-12 of it) recomputed from the direct differences: identical
-    rows get exactly 0 and near pairs far from the origin keep their digits.
+    The norm expansion of the centred rows in one matrix product, then every
+    pair where it has cancelled (distance below 1e-4 of the norms, so
+    rounding could be more than 1e-12 of it) recomputed from the direct
+    differences of the rows as given: identical rows get exactly 0 and near
+    pairs far from the origin or the mean keep their digits.
     """
-    Y = Y - Y.mean(axis=0)
-    sq = np.einsum("ij,ij->i", Y, Y)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (Y @ Y.T), 0.0)
+    Z = Y - Y.mean(axis=0)
+    sq = np.einsum("ij,ij->i", Z, Z)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (Z @ Z.T), 0.0)
     i, j = np.nonzero(np.triu(d2 <= 1e-4 * (sq[:, None] + sq[None, :]), k=1))
     step = max(1, 2**22 // max(Y.shape[1], 1))
     for a in range(0, i.size, step):
@@ -205,11 +209,13 @@ class KernelCoordinates:
       ``L = [2z, -|z|^2, -1]`` and ``R = [z, 1, |z|^2]`` in that dtype and
       one matrix product (the norm expansion), chosen only while its rounding
       error, about ``4 eps max|z|^2``, stays below :data:`EXPONENT_TOL`;
-    - ``"direct"``: ``L = R = Y`` (X rescaled and centred, float64) and
-      ``-gamma |y_i - y_j|^2`` from the differences, so near pairs far from
-      the origin keep their digits and a vanishing bandwidth
-      (``gamma = inf``) gives its limit: distinct rows at affinity 0,
-      duplicates at 1.
+    - ``"direct"``: ``L = R = W``, X rescaled by a power of two and then by
+      ``2**e / (sigma sqrt 2)`` (not centred, float64; ``gamma = 1``), and
+      ``-|w_i - w_j|^2`` from the differences, so near pairs far from the
+      origin keep their digits and far pairs overflow to affinity 0. Where
+      that factor itself overflows (a vanishing bandwidth), ``W`` is the
+      rescaled X and ``gamma = inf``: the limit, distinct rows at affinity
+      0 and duplicates at 1.
     """
 
     L: object
@@ -236,7 +242,8 @@ def kernel_coordinates(X, sigma: float, dtype=None) -> KernelCoordinates:
     """
     xp = namespace(X)
     dtype = X.dtype if dtype is None else dtype
-    Y, e = rescaled(X, xp)
+    Y, e = rescaled(X, xp, centre=False)
+    Yc = Y - xp.mean(Y, axis=0)
     # f = 2**e / (sigma sqrt 2), with sigma's exponent taken out first
     mant, es = math.frexp(float(sigma))
     try:
@@ -244,12 +251,12 @@ def kernel_coordinates(X, sigma: float, dtype=None) -> KernelCoordinates:
     except OverflowError:
         f = np.float64(math.inf)
     with np.errstate(over="ignore"):
-        ymax2 = np.float64(float(xp.max(xp.sum(Y * Y, axis=1))))
+        ymax2 = np.float64(float(xp.max(xp.sum(Yc * Yc, axis=1))))
         zmax2 = ymax2 * f * f if ymax2 > 0 else np.float64(0.0)
     single = dtype == xp.float32
     for method, eps in (("float32", 1.2e-7), ("float64", 2.3e-16)):
         if (method == "float64" or single) and 4.0 * eps * zmax2 <= EXPONENT_TOL[method]:
-            Z = Y * float(f)
+            Z = Yc * float(f)
             sq = xp.sum(Z * Z, axis=1)[:, None]
             ones = xp.ones_like(sq)
             cast = xp.float32 if method == "float32" else xp.float64
@@ -257,9 +264,10 @@ def kernel_coordinates(X, sigma: float, dtype=None) -> KernelCoordinates:
             L = xp.astype(xp.concat([2.0 * Z, -sq, -ones], axis=1), cast)
             R = xp.astype(xp.concat([Z, ones, sq], axis=1), cast)
             return KernelCoordinates(L, R, method, 1.0)
-    with np.errstate(over="ignore"):
-        gamma = float(f * f)
-    return KernelCoordinates(Y, Y, "direct", gamma)
+    if math.isfinite(f):  # |Y| <= 1, so Y * f is finite: differences overflow to inf at worst
+        W = Y * float(f)
+        return KernelCoordinates(W, W, "direct", 1.0)
+    return KernelCoordinates(Y, Y, "direct", math.inf)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ and the kernel diagnostics.
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -145,6 +146,8 @@ class MatrixFreeOperator:
 #: Relative margin within which two neighbour distances may be a tie that the
 #: neighbour search's rounding split: such candidates are all re-measured.
 TIE_RTOL = 1e-6
+#: Searches with at most this many (query, row, feature) differences measure every pair.
+SMALL_SEARCH = 2**20
 
 
 def row_keys(X: np.ndarray) -> np.ndarray:
@@ -164,8 +167,14 @@ def row_keys(X: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(33))
 
 
+def max_exponent(X) -> int:
+    """``e`` with ``max |X| < 2**e``: rows scaled by ``2**-e`` keep their distances' digits."""
+    m = float(np.max(np.abs(X))) if X.size else 0.0
+    return math.frexp(m)[1] if m > 0 else 0
+
+
 def nearest_rows(
-    Xq: np.ndarray, Xr: np.ndarray, k: int, offset: int = 0
+    Xq: np.ndarray, Xr: np.ndarray, k: int, offset: int = 0, exponent: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``k`` rows of ``Xr`` nearest each row of ``Xq``, ties broken by value.
 
@@ -173,19 +182,33 @@ def nearest_rows(
     with the k-th (within :data:`TIE_RTOL`) is kept, all are re-measured
     from their differences (so the same pair always gets the same distance,
     and a row's distance to itself is exactly 0) and ordered by (distance,
-    :func:`row_keys`, index). Returns distances, indices plus ``offset``
-    and the neighbours' keys, each of shape (n_queries, k).
+    :func:`row_keys`, index). The search runs on the rows scaled by
+    ``2**-exponent`` (default: from the largest value of either, so nothing
+    over- or underflows); distances are scaled back exactly (inf only past
+    the largest float). Returns distances, indices plus ``offset`` and the
+    neighbours' keys, each of shape (n_queries, k).
     """
     from sklearn.neighbors import NearestNeighbors
 
     nq, nr = Xq.shape[0], Xr.shape[0]
     k = min(k, nr)
+    keys = row_keys(Xr)
+    if exponent is None:
+        exponent = max(max_exponent(Xq), max_exponent(Xr))
+    Xq, Xr = (np.asarray(a, dtype=np.float64) * math.ldexp(1.0, -exponent) for a in (Xq, Xr))
+    if nq * nr * Xr.shape[1] <= SMALL_SEARCH:  # every pair, measured directly
+        diff = Xq[:, None, :] - Xr[None, :, :]
+        exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        j = np.broadcast_to(np.arange(nr), exact.shape)
+        order = np.lexsort((j, keys[j], exact), axis=1)[:, :k]
+        with np.errstate(over="ignore"):
+            dist = np.ldexp(np.take_along_axis(exact, order, 1), exponent)
+        return dist, order + offset, keys[order]
     centre = Xr.mean(axis=0)
     R = Xr - centre
     Q = Xq - centre
     slack = 1e-7 * float(np.sqrt(np.max(np.einsum("ij,ij->i", R, R))))
     search = NearestNeighbors().fit(R)
-    keys = row_keys(Xr)
     dist = np.empty((nq, k))
     idx = np.empty((nq, k), dtype=np.intp)
     todo, m = np.arange(nq), min(k + 2, nr)
@@ -202,6 +225,8 @@ def nearest_rows(
         dist[rows] = np.take_along_axis(exact, order, 1)
         idx[rows] = np.take_along_axis(j, order, 1)
         todo, m = todo[~done], min(2 * m, nr)
+    with np.errstate(over="ignore"):
+        dist = np.ldexp(dist, exponent)
     return dist, idx + offset, keys[idx]
 
 
@@ -225,20 +250,24 @@ def knn_graph(dist: np.ndarray, idx: np.ndarray) -> tuple[sp.csr_matrix, np.ndar
     however they were found (one machine or a cluster's blocks).
     """
     n, k = dist.shape[0], dist.shape[1] - 1
+    if not np.isfinite(dist).all():
+        raise ValueError(
+            "Neighbour distances of X overflow float64 (X spans a range close to the "
+            "largest float); rescale X (the kNN affinity does not change)."
+        )
     sigmas = dist[:, k].copy()
     positive = sigmas[sigmas > 0]
     floor = positive.min() if positive.size else 1.0
     sigmas[sigmas <= 0] = floor  # a point with k duplicates: smallest positive scale
-    # Squared distances on the kNN graph, offset by 1 so that a distance of 0
-    # (duplicates) is still stored; the union with the transpose then keeps
-    # every pair where either point is among the other's neighbours.
+    # The affinity of each (point, neighbour) pair is symmetric in the pair
+    # (both distances are the same arithmetic on the same rows); the union
+    # with the transpose keeps every pair where either point is among the
+    # other's neighbours.
     rows = np.repeat(np.arange(n), k + 1)
-    D2 = sp.csr_matrix((dist.ravel() ** 2 + 1.0, (rows, idx.ravel())), shape=(n, n))
-    D2 = D2.maximum(D2.T).tocoo()
-    r, c = D2.row, D2.col
-    w = np.exp(-(D2.data - 1.0) / (2.0 * sigmas[r] * sigmas[c]))
-    w[r == c] = 1.0
-    G = sp.csr_matrix((w, (r, c)), shape=(n, n))
+    cols, d = idx.ravel(), dist.ravel()
+    w = np.exp(-0.5 * (d / sigmas[rows]) * (d / sigmas[cols]))  # no under- or overflow
+    W = sp.csr_matrix((w, (rows, cols)), shape=(n, n))
+    G = W.maximum(W.T).tocsr()
     G.setdiag(1.0)
     return G, sigmas
 
