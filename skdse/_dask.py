@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ._kernels import KernelDiagnostics, kernel_coordinates, kernel_exponent
+from ._kernels import KernelDiagnostics, kernel_coordinates, kernel_exponent, scale_exponent
 from ._validation import available_memory_bytes
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
@@ -258,8 +258,7 @@ def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
     import dask
 
     k = min(n_neighbors, X.shape[0] - 1) + 1
-    m = float(abs(X).max().compute())
-    exponent = math.frexp(m)[1] if m > 0 else 0  # one scale for every block, as in memory
+    exponent = scale_exponent(float(abs(X).max().compute()))  # one scale for every block
     blocks = X.to_delayed().ravel()
     offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])[:-1]
     merged = [

@@ -28,6 +28,12 @@ WIDE_AFFINITY = 0.99
 NARROW_MASS = 0.01
 
 
+def scale_exponent(m: float) -> int:
+    """``e`` with ``m < 2**e <= 2 m`` (0 for ``m = 0``): values up to m scaled by ``2**-e`` lie
+    in [-1, 1], exactly, so squares and sums of them neither over- nor underflow."""
+    return math.frexp(m)[1] if m > 0 else 0
+
+
 def rescaled(X, xp=None, centre: bool = True):
     """X scaled by a power of two into [-1, 1] (and centred), in float64: ``(Y, e)``.
 
@@ -41,8 +47,7 @@ def rescaled(X, xp=None, centre: bool = True):
     """
     xp = namespace(X) if xp is None else xp
     Xf = xp.astype(X, xp.float64)
-    m = float(xp.max(xp.abs(Xf)))
-    e = math.frexp(m)[1] if m > 0 else 0  # 2**(e-1) <= m < 2**e
+    e = scale_exponent(float(xp.max(xp.abs(Xf))))
     Y = Xf * math.ldexp(1.0, -e) if e else Xf
     return (Y - xp.mean(Y, axis=0) if centre else Y), e
 
@@ -195,7 +200,7 @@ def kernel_exponent(Li, Rj, method: str, gamma: float, xp=None):
         return xp.clip(E, max=0.0)
     r = _direct_sq_distances(Li, Rj, xp)
     if math.isinf(gamma):  # vanishing bandwidth: every distinct pair at affinity 0
-        return xp.where(r > 0, xp.asarray(-math.inf, dtype=r.dtype), xp.zeros_like(r))
+        return xp.where(r > 0, xp.full_like(r, -math.inf), xp.zeros_like(r))
     return -(r * gamma)
 
 

@@ -24,7 +24,7 @@ from array_api_compat import device
 from threadpoolctl import threadpool_limits
 
 from ._backend import is_numpy, namespace, to_numpy
-from ._kernels import KernelDiagnostics, diffusion_operator, kernel_coordinates
+from ._kernels import KernelDiagnostics, diffusion_operator, kernel_coordinates, scale_exponent
 
 #: Default number of neighbours of the kNN operator.
 N_NEIGHBORS = 15
@@ -157,20 +157,13 @@ def row_keys(X: np.ndarray) -> np.ndarray:
     which then only separates duplicated rows), so that a row permutation
     gives the same graph up to relabelling.
     """
-    bits = np.ascontiguousarray(np.asarray(X, dtype=np.float64) + 0.0).view(
-        np.uint64
-    )  # -0.0 -> 0.0
+    values = np.asarray(X, dtype=np.float64) + 0.0  # -0.0 -> 0.0
+    bits = np.ascontiguousarray(values).view(np.uint64)
     h = np.full(bits.shape[0], 0xCBF29CE484222325, dtype=np.uint64)
     for c in range(bits.shape[1]):  # FNV-1a over the 64-bit words, then a splitmix64 finish
         h = (h ^ bits[:, c]) * np.uint64(0x100000001B3)
     h = (h ^ (h >> np.uint64(33))) * np.uint64(0xFF51AFD7ED558CCD)
     return h ^ (h >> np.uint64(33))
-
-
-def max_exponent(X) -> int:
-    """``e`` with ``max |X| < 2**e``: rows scaled by ``2**-e`` keep their distances' digits."""
-    m = float(np.max(np.abs(X))) if X.size else 0.0
-    return math.frexp(m)[1] if m > 0 else 0
 
 
 def nearest_rows(
@@ -194,40 +187,38 @@ def nearest_rows(
     k = min(k, nr)
     keys = row_keys(Xr)
     if exponent is None:
-        exponent = max(max_exponent(Xq), max_exponent(Xr))
+        exponent = scale_exponent(max(float(np.max(np.abs(a))) for a in (Xq, Xr)))
     Xq, Xr = (np.asarray(a, dtype=np.float64) * math.ldexp(1.0, -exponent) for a in (Xq, Xr))
     if nq * nr * Xr.shape[1] <= SMALL_SEARCH:  # every pair, measured directly
-        diff = Xq[:, None, :] - Xr[None, :, :]
-        exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-        j = np.broadcast_to(np.arange(nr), exact.shape)
-        order = np.lexsort((j, keys[j], exact), axis=1)[:, :k]
-        with np.errstate(over="ignore"):
-            dist = np.ldexp(np.take_along_axis(exact, order, 1), exponent)
-        return dist, order + offset, keys[order]
-    centre = Xr.mean(axis=0)
-    R = Xr - centre
-    Q = Xq - centre
-    slack = 1e-7 * float(np.sqrt(np.max(np.einsum("ij,ij->i", R, R))))
-    search = NearestNeighbors().fit(R)
-    dist = np.empty((nq, k))
-    idx = np.empty((nq, k), dtype=np.intp)
-    todo, m = np.arange(nq), min(k + 2, nr)
-    while todo.size:
-        d, j = search.kneighbors(Q[todo], n_neighbors=m)
-        done = (d[:, -1] > d[:, k - 1] * (1 + TIE_RTOL) + slack) | (m == nr)
-        rows, j = todo[done], j[done]
-        exact = np.empty(j.shape)
-        step = max(1, 2**22 // max(m * Xr.shape[1], 1))
-        for a in range(0, rows.size, step):
-            diff = Xq[rows[a : a + step], None, :] - Xr[j[a : a + step]]
-            exact[a : a + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-        order = np.lexsort((j, keys[j], exact), axis=1)[:, :k]
-        dist[rows] = np.take_along_axis(exact, order, 1)
-        idx[rows] = np.take_along_axis(j, order, 1)
-        todo, m = todo[~done], min(2 * m, nr)
+        dist, idx = _closest(Xq, Xr, np.broadcast_to(np.arange(nr), (nq, nr)), keys, k)
+    else:
+        centre = Xr.mean(axis=0)
+        R, Q = Xr - centre, Xq - centre
+        slack = 1e-7 * float(np.sqrt(np.max(np.einsum("ij,ij->i", R, R))))
+        search = NearestNeighbors().fit(R)
+        dist = np.empty((nq, k))
+        idx = np.empty((nq, k), dtype=np.intp)
+        todo, m = np.arange(nq), min(k + 2, nr)
+        while todo.size:  # more candidates for the rows whose last ones may still tie
+            d, j = search.kneighbors(Q[todo], n_neighbors=m)
+            done = (d[:, -1] > d[:, k - 1] * (1 + TIE_RTOL) + slack) | (m == nr)
+            rows = todo[done]
+            dist[rows], idx[rows] = _closest(Xq[rows], Xr, j[done], keys, k)
+            todo, m = todo[~done], min(2 * m, nr)
     with np.errstate(over="ignore"):
         dist = np.ldexp(dist, exponent)
     return dist, idx + offset, keys[idx]
+
+
+def _closest(Xq, Xr, cand, keys, k):
+    """Of the candidate rows ``cand`` of each query, the ``k`` first by (distance, key, index)."""
+    exact = np.empty(cand.shape)
+    step = max(1, 2**22 // max(cand.shape[1] * Xr.shape[1], 1))
+    for a in range(0, cand.shape[0], step):
+        diff = Xq[a : a + step, None, :] - Xr[cand[a : a + step]]
+        exact[a : a + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    order = np.lexsort((cand, keys[cand], exact), axis=1)[:, :k]
+    return np.take_along_axis(exact, order, 1), np.take_along_axis(cand, order, 1)
 
 
 def knn_search(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:

@@ -225,3 +225,12 @@ def test_dask_knn_search_equals_the_in_memory_one_with_ties():
     ref_dist, ref_idx = knn_search(g, 6)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_array_equal(dist, ref_dist)  # same pairs, same arithmetic
+
+
+def test_eigensolver_refuses_a_non_finite_operator_clearly():
+    from skdse._spectrum import exact_eigenvalues
+
+    A = np.eye(3)
+    A[0, 1] = A[1, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        exact_eigenvalues(A)
