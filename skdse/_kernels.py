@@ -44,6 +44,14 @@ def rescaled(X, xp=None, centre: bool = True):
     ``e`` is 0 for an all-zero X. Centring costs the digits of points close
     together far from the mean (one far outlier moves the mean): differences
     of rows are taken on the uncentred Y.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._kernels import rescaled
+    >>> X = np.array([[3.0], [-1.0]])
+    >>> rescaled(X)[0].ravel().tolist(), rescaled(X)[1], rescaled(2.0**1000 * X)[1]
+    ([0.5, -0.5], 2, 1002)
     """
     xp = namespace(X) if xp is None else xp
     Xf = xp.astype(X, xp.float64)
@@ -244,6 +252,19 @@ def kernel_coordinates(X, sigma: float, dtype=None) -> KernelCoordinates:
     magnitude nor sigma's overflows. float32 is used for the distances only
     when ``dtype`` is float32 and the expansion is accurate there; otherwise
     float64, and the direct differences when even float64 would cancel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._kernels import kernel_coordinates
+    >>> X = np.random.default_rng(0).normal(size=(6, 2))
+    >>> kernel_coordinates(X, 1.0, np.float32).method
+    'float32'
+    >>> X[:3, 0] += 1e4  # clusters far apart: float32 would cancel
+    >>> kernel_coordinates(X, 10.0, np.float32).method
+    'float64'
+    >>> kernel_coordinates(X, 1e-300).method  # vanishing bandwidth: its limit
+    'direct'
     """
     xp = namespace(X)
     dtype = X.dtype if dtype is None else dtype

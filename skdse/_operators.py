@@ -156,6 +156,14 @@ def row_keys(X: np.ndarray) -> np.ndarray:
     Orders neighbours tied at the same distance by value (then by index,
     which then only separates duplicated rows), so that a row permutation
     gives the same graph up to relabelling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._operators import row_keys
+    >>> k = row_keys(np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 2.0], [-0.0, 0.0], [0.0, 0.0]]))
+    >>> bool(k[0] == k[2]), bool(k[0] == k[1]), bool(k[3] == k[4])
+    (True, False, True)
     """
     values = np.asarray(X, dtype=np.float64) + 0.0  # -0.0 -> 0.0
     bits = np.ascontiguousarray(values).view(np.uint64)
@@ -180,6 +188,18 @@ def nearest_rows(
     over- or underflows); distances are scaled back exactly (inf only past
     the largest float). Returns distances, indices plus ``offset`` and the
     neighbours' keys, each of shape (n_queries, k).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._operators import nearest_rows
+    >>> X = np.array([[0.0], [-1.0], [1.0], [5.0]])
+    >>> dist, idx, _ = nearest_rows(X[:1], X, 2)  # -1 and 1 tie at distance 1
+    >>> dist.tolist(), X[idx[0], 0].tolist()
+    ([[0.0, 1.0]], [0.0, 1.0])
+    >>> P = X[[0, 2, 1, 3]]  # the rows in another order: the same neighbour, by value
+    >>> P[nearest_rows(P[:1], P, 2)[1][0], 0].tolist()
+    [0.0, 1.0]
     """
     from sklearn.neighbors import NearestNeighbors
 
