@@ -356,7 +356,7 @@ def diffusion_spectral_entropy(
         to large N, but its values differ from the dense Gaussian kernel's.
         A float so small that every pair of distinct rows has affinity 0
         (down to the smallest float) gives that limit, ``log(n_distinct)``
-        (duplicated rows stay together); it warns that sigma is too small.
+        (duplicated rows stay together as one point).
     t : float, default=1
         Diffusion time: the power of the eigenvalues. Larger t suppresses the
         small, noise-driven eigenvalues and lowers the entropy.
