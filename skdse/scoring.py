@@ -80,11 +80,14 @@ def make_dse_scorer(
     backend="auto",
     dtype="float64",
     random_state=None,
+    n_jobs=None,
 ):
     """Make a scorer that returns the DSE of ``estimator.transform(X)``.
 
-    Parameters are those of :func:`skdse.diffusion_spectral_entropy`; they
-    are validated here, so a wrong value fails before any fitting.
+    Parameters are those of :func:`skdse.diffusion_spectral_entropy`
+    (``n_jobs``: CPUs of each call's subsample workers and matrix-free
+    products); they are validated here, so a wrong value fails before any
+    fitting.
 
     Returns
     -------
