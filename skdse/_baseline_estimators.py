@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._baselines import baseline_entropy, baseline_mi
 from ._partition import PartitionsReference
+from ._validation import check_not_masked
 
 _X_CHECKS = dict(
     accept_sparse=False, dtype=np.float64, ensure_min_samples=2, ensure_all_finite=True
@@ -95,7 +96,7 @@ class BaselineEntropy(_Baseline):
 
     def fit(self, X, y=None):
         """Compute the entropy of X. Returns self."""
-        X = validate_data(self, X, reset=True, **_X_CHECKS)
+        X = validate_data(self, check_not_masked(X, "X"), reset=True, **_X_CHECKS)
         self.entropy_, self.bandwidth_ = baseline_entropy(
             X, random_state=self.random_state, **self._params()
         )
@@ -104,7 +105,7 @@ class BaselineEntropy(_Baseline):
     def score(self, X, y=None):
         """The entropy of X with the fitted kernel width."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, **_X_CHECKS)
+        X = validate_data(self, check_not_masked(X, "X"), reset=False, **_X_CHECKS)
         return baseline_entropy(X, random_state=self.random_state, **self._params(self.bandwidth_))[
             0
         ]
@@ -193,7 +194,7 @@ class BaselineMI(PartitionsReference, _Baseline):
 
     def fit(self, X, y):
         """Compute the mutual information of X with y. Returns self."""
-        X = validate_data(self, X, reset=True, **_X_CHECKS)
+        X = validate_data(self, check_not_masked(X, "X"), reset=True, **_X_CHECKS)
         self.partition_, res = self._compute(X, y)
         res.set_fitted_attributes(self)
         return self
@@ -201,7 +202,7 @@ class BaselineMI(PartitionsReference, _Baseline):
     def score(self, X, y):
         """The mutual information of (X, y) with the fitted kernel width."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, **_X_CHECKS)
+        X = validate_data(self, check_not_masked(X, "X"), reset=False, **_X_CHECKS)
         return self._compute(X, y, self.bandwidth_)[1].mutual_information
 
     def __sklearn_tags__(self):

@@ -11,7 +11,14 @@ from ._entropy import compute_dse
 from ._mi import compute_dsmi
 from ._partition import PartitionsReference
 from ._spectrum import ExactSpectrum
-from ._validation import EntropyParams, _check_real, check_X, entropy_params_from
+from ._validation import (
+    EntropyParams,
+    _check_real,
+    check_not_masked,
+    check_X,
+    entropy_params_from,
+    names_unreal_data,
+)
 
 _X_CHECKS = dict(
     accept_sparse=False,
@@ -29,10 +36,11 @@ class _SpectralMeasure(BaseEstimator):
     def _check_X(self, X, *, reset: bool):
         """Validate X; NumPy input through scikit-learn, device arrays in place."""
         params = self._validated_params()
-        xp, X = to_backend(X, params.backend)
+        xp, X = to_backend(check_not_masked(X, "X"), params.backend)
         if is_numpy(xp):
             dtype = np.dtype(params.dtype)
-            return validate_data(self, X, reset=reset, dtype=dtype, **_X_CHECKS)
+            with names_unreal_data(X, "X"):
+                return validate_data(self, X, reset=reset, dtype=dtype, **_X_CHECKS)
         X = check_X(X, dtype=params.dtype)
         if reset:
             self.n_features_in_ = X.shape[1]
@@ -68,7 +76,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     t : float, default=1
         Diffusion time (power of the eigenvalues).
     base : float, default=2
-        Logarithm base; 2 gives bits.
+        Logarithm base, > 1; 2 gives bits.
     max_samples : int or None, default=10000
         Rows above this are subsampled uniformly (seeded by ``random_state``).
     n_subsamples : int, default=1
@@ -119,7 +127,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Standard error of ``entropy_`` over slq's probes (0.0 when exact), or
         the spread over subsamples when ``n_subsamples > 1``.
     solver_ : str
-        The solver used, ``"exact"`` or ``"slq"``.
+        The solver that ran, ``"exact"`` or ``"slq"``. ``solver="slq"`` runs
+        the exact solver on at most ``1 + n_deflate + n_probes`` rows, where
+        slq's vectors would span the space anyway (and its probes still err).
     spectrum_ : object
         The fitted spectrum: all eigenvalues (exact) or slq's quadrature rule;
         :meth:`entropy_profile` reads it.
@@ -252,7 +262,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Parameters
         ----------
         t : float or array-like of float
-            Diffusion times, each > 0.
+            Diffusion times, each > 0 (at least one). Anything else raises
+            a TypeError or ValueError naming ``t``.
 
         Returns
         -------
@@ -268,7 +279,15 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         True
         """
         check_is_fitted(self)
-        ts = np.asarray(t, dtype=np.float64)
+        raw = None if isinstance(t, (str, bytes)) else np.asarray(t)
+        if raw is None or raw.dtype.kind not in "iuf":
+            raise TypeError(
+                "t must be a positive number or an array-like of positive numbers, "
+                f"got {t!r} of type {type(t).__name__}."
+            )
+        if raw.size == 0:
+            raise ValueError("t must hold at least one diffusion time, got an empty array-like.")
+        ts = raw.astype(np.float64)
         for value in ts.ravel():
             _check_real("t", float(value))
         base = self._validated_params().base
@@ -292,7 +311,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     t : float, default=1
         Diffusion time.
     base : float, default=2
-        Logarithm base; 2 gives bits.
+        Logarithm base, > 1; 2 gives bits.
     n_repeats : int, default=5
         Random subsets averaged for each class's marginal term.
     max_samples : int or None, default=10000
@@ -360,7 +379,9 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     group_sizes_ : ndarray of shape (n_groups,)
         Samples per class.
     group_conditional_entropies_ : ndarray of shape (n_groups,)
-        DSE of each class's rows.
+        DSE of each class's rows (for a class above ``max_samples``, the
+        mean over ``n_repeats`` subsamples, each paired with a marginal
+        subset; a constant y gives DSMI exactly 0).
     group_marginal_entropies_ : ndarray of shape (n_groups,)
         Mean DSE of the matched random subsets for each class.
     group_marginal_stds_ : ndarray of shape (n_groups,)

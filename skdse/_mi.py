@@ -18,7 +18,7 @@ from ._backend import (
     take_rows,
 )
 from ._dask import is_dask_array
-from ._entropy import cached_spectrum, resolve_solver, subsample_indices
+from ._entropy import cached_spectrum, resolve_solver
 from ._kernels import resolve_bandwidth, warn_if_degenerate
 from ._partition import partition_reference
 from ._progress import progress
@@ -81,6 +81,23 @@ def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams)
     return float(spec.entropy(params.t, params.base)), diag
 
 
+def _coupled_subsample(rows: np.ndarray, size: int, marginal_rows: np.ndarray, rng):
+    """A uniform ``size``-subset of a group's ``rows``, coupled to a marginal subset.
+
+    The group's rows inside ``marginal_rows`` (a uniform subset of X) are
+    kept and topped up with others of the group drawn uniformly. The result
+    is a uniform subset of the group (its law is invariant under permuting
+    the group's rows), and when the group is all of X it is the marginal
+    subset itself.
+    """
+    inside = np.intersect1d(rows, marginal_rows, assume_unique=True)
+    if inside.shape[0] >= size:
+        return np.sort(rng.choice(inside, size, replace=False))
+    outside = np.setdiff1d(rows, inside, assume_unique=True)
+    extra = rng.choice(outside, size - inside.shape[0], replace=False)
+    return np.sort(np.concatenate([inside, extra]))
+
+
 def matched_subset_mi(
     X,
     y: np.ndarray,
@@ -101,6 +118,27 @@ def matched_subset_mi(
     Each term sees at most ``max_samples`` rows. ``group_seeds`` (one
     SeedSequence per group) make the result independent of ``n_jobs``.
 
+    The terms of a group share their random numbers (common random
+    numbers), so the noise they share cancels in the differences MI is made
+    of, while each term keeps the law it would have alone (the estimate stays
+    unbiased). Terms on equal rows with equal seeds are one computation, so
+    MI of a constant y is exactly 0.
+
+    - A group of at most ``max_samples`` rows: its term is computed once, and
+      it and the group's ``n_repeats`` marginal subsets use one seed (slq's
+      probes). Marginal subsets on different rows meet the shared probes at
+      different points, so their average loses little from the sharing
+      (random labels, N = 300, 3 classes, slq with ``n_deflate=4``,
+      ``n_probes=8``, 12 seeds: spread of MI 0.080 with a seed per term,
+      0.075 shared, at the same cost).
+    - A larger group is subsampled anew in each repeat, coupled to that
+      repeat's marginal subset (:func:`_coupled_subsample`), the pair sharing
+      the repeat's seed; ``H(X | y=g)`` is the mean over the repeats. That is
+      ``2 n_repeats`` terms instead of ``1 + n_repeats``; measured on
+      random labels (N = 300, 3 classes, ``max_samples=40``, exact, 12
+      seeds), the spread of MI fell from 0.080 to 0.055 (the variance halves
+      for 1.7 times the terms).
+
     Returns
     -------
     groups, sizes, conditional (n_groups,), marginal (n_groups, n_repeats), diagnostics
@@ -109,17 +147,28 @@ def matched_subset_mi(
     groups, inverse, sizes = np.unique(y, return_inverse=True, return_counts=True)
     n = X.shape[0]
     term_size = sizes if max_samples is None else np.minimum(sizes, max_samples)
-    subsets = []  # (group index, is_marginal, rows, seed of the term)
+    jobs = []  # (rows, seed): one entry per distinct computation
+    marginal_job = np.empty((len(groups), n_repeats), dtype=int)
+    conditional_jobs = [[] for _ in groups]
     for g, seq in enumerate(group_seeds):
         rng = np.random.default_rng(seq)
-        term_seeds = seq.spawn(1 + n_repeats)
+        pair_seeds = seq.spawn(n_repeats)
         rows = np.flatnonzero(inverse == g)
-        idx = subsample_indices(rows.shape[0], max_samples, rng)
-        subsets.append((g, False, rows if idx is None else rows[idx], term_seeds[0]))
+        size = int(term_size[g])
+        subsampled = rows.shape[0] > size
         for r in range(n_repeats):
-            # Sorted, so a subset of every row is X itself (MI of constant y is 0).
-            marginal_rows = np.sort(rng.choice(n, term_size[g], replace=False))
-            subsets.append((g, True, marginal_rows, term_seeds[1 + r]))
+            seed = pair_seeds[r if subsampled else 0]
+            # Sorted, so a subset of every row is X itself.
+            marginal_rows = np.sort(rng.choice(n, size, replace=False))
+            if subsampled or r == 0:
+                own = _coupled_subsample(rows, size, marginal_rows, rng) if subsampled else rows
+                conditional_jobs[g].append(len(jobs))
+                jobs.append((own, seed))
+            if np.array_equal(marginal_rows, jobs[conditional_jobs[g][-1]][0]):
+                marginal_job[g, r] = conditional_jobs[g][-1]  # same rows, same seed
+            else:
+                marginal_job[g, r] = len(jobs)
+                jobs.append((marginal_rows, seed))
 
     if is_dask_array(X):
         # each term's blocks are already cluster tasks; a joblib task waiting
@@ -127,21 +176,17 @@ def matched_subset_mi(
         n_jobs = 1
     elif not is_numpy(namespace(X)):
         n_jobs = None
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(term)(take_rows(X, rows), seed) for _, _, rows, seed in subsets
+    run = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(term)(take_rows(X, rows), seed) for rows, seed in jobs
     )
-    out = list(progress(jobs, total=len(subsets), desc=desc, verbose=verbose))
+    out = list(progress(run, total=len(jobs), desc=desc, verbose=verbose))
 
-    conditional = np.empty(len(groups))
-    marginal = np.empty((len(groups), n_repeats))
-    repeat = np.zeros(len(groups), dtype=int)
+    entropies = np.array([h for h, _ in out])
+    conditional = np.array([entropies[j].mean() for j in conditional_jobs])
+    marginal = entropies[marginal_job]
     widest = None
-    for (g, is_marginal, _, _), (h, diag) in zip(subsets, out):
-        if not is_marginal:
-            conditional[g] = h
-            continue
-        marginal[g, repeat[g]] = h
-        repeat[g] += 1
+    for j in np.unique(marginal_job):
+        diag = out[j][1]
         if diag is not None and (widest is None or diag.n_samples > widest.n_samples):
             widest = diag
     return groups, sizes, conditional, marginal, widest
@@ -266,7 +311,7 @@ def diffusion_spectral_mutual_information(
     t : float, default=1
         Diffusion time.
     base : float, default=2
-        Logarithm base (2 gives bits).
+        Logarithm base, > 1 (2 gives bits).
     n_repeats : int, default=5
         Random subsets averaged for each class's marginal term.
     max_samples : int or None, default=10000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numbers
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn.base import clone
@@ -10,25 +10,124 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 
 from ._backend import to_numpy
-from ._validation import _check_int, check_discrete_y, check_no_missing
+from ._validation import _check_int, check_discrete_y, check_no_missing, check_not_masked
 
 Y_TYPES = ("auto", "discrete", "continuous")
 #: The parameters of :func:`partition_reference` that estimators and functions expose.
 PARTITION_KEYS = ("y_type", "n_bins", "n_clusters", "clusterer")
 
 
-def _as_host(y):
+def as_host_y(y) -> np.ndarray:
+    """The reference y as a NumPy array on the host: the one place y is converted.
+
+    Lists, pandas Series and DataFrames, NumPy, CuPy and array-api-strict
+    arrays and PyTorch tensors on any real device are copied (or viewed)
+    with :func:`skdse._backend.to_numpy`; labels and references are small,
+    and partitioning happens on the host. ``None``, a scalar, a mapping, a
+    masked array with masked entries, a tensor on PyTorch's ``meta`` device
+    (which holds no data) and arrays of more than two dimensions are refused
+    with an error naming y.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_host_y([1, 2, 2]).tolist()
+    [1, 2, 2]
+    >>> as_host_y(np.ones((4, 3), dtype=np.float32)).shape
+    (4, 3)
+    """
     if y is None:
         raise ValueError("y is required: the mutual information is measured against y.")
-    if hasattr(y, "__array_namespace__") and not isinstance(y, np.ndarray):
-        y = to_numpy(y)
-    return np.asarray(y) if not isinstance(y, np.ndarray) else y
+    if isinstance(y, Mapping):
+        raise TypeError(
+            "y must be array-like of shape (n_samples,) or (n_samples, n_ref_features), "
+            f"got a mapping ({type(y).__name__}); pass its values as an array."
+        )
+    given = type(y).__name__
+    if not isinstance(y, np.ndarray):
+        device = getattr(y, "device", None)
+        if getattr(device, "type", None) == "meta":
+            raise ValueError(
+                f"y is a tensor on PyTorch's meta device (device={device}), which holds "
+                "shape and dtype but no values; move y to the CPU or a GPU "
+                "(y.to('cpu')) before passing it."
+            )
+        if type(y).__module__.split(".")[0] == "torch" and str(y.dtype) == "torch.bfloat16":
+            y = y.float()  # NumPy has no bfloat16; float32 holds every bfloat16 value
+        try:
+            y = to_numpy(y)
+        except (TypeError, ValueError, RuntimeError, NotImplementedError) as exc:
+            where = f" on device {device}" if device is not None else ""
+            raise ValueError(f"y ({given}{where}) cannot be read as a host array: {exc}") from exc
+    y = check_not_masked(y, "y")
+    if y.ndim == 0:
+        kind = "mapping" if isinstance(y.item(), Mapping) else f"scalar {given}"
+        raise ValueError(
+            "y must be array-like of shape (n_samples,) or (n_samples, n_ref_features), "
+            f"got a {kind}."
+        )
+    if y.ndim > 2:
+        raise ValueError(
+            f"y must be 1-D (labels or a scalar) or 2-D (a vector per sample), got shape "
+            f"{y.shape}; flatten each sample first: y.reshape(len(y), -1)."
+        )
+    return y
+
+
+def _check_y_type(y_type) -> str:
+    if not isinstance(y_type, str) or y_type not in Y_TYPES:
+        raise ValueError(f"y_type must be one of {Y_TYPES}, got {y_type!r}.")
+    return y_type
+
+
+def _check_n_bins(n_bins) -> int:
+    return _check_int("n_bins", n_bins, lower=2)
+
+
+def _check_clustering(n_clusters, clusterer) -> int:
+    if clusterer is not None and not (
+        hasattr(clusterer, "fit_predict") or hasattr(clusterer, "fit")
+    ):
+        raise TypeError(
+            "clusterer must be a scikit-learn style clusterer with fit_predict, or fit "
+            f"setting labels_; got {type(clusterer).__name__}."
+        )
+    return _check_int("n_clusters", n_clusters, lower=2)
+
+
+def check_partition_params(y_type="auto", n_bins=10, n_clusters=10, clusterer=None) -> dict:
+    """Validate every parameter of :func:`partition_reference` before any y is seen.
+
+    The scorer factories call it up front. :func:`partition_reference`
+    applies the same checks to the parameters a given y uses (``n_bins``
+    when it bins, ``n_clusters`` and ``clusterer`` when it clusters), as
+    scikit-learn estimators ignore parameters that do not apply.
+
+    Returns
+    -------
+    dict
+        The parameters keyed by :data:`PARTITION_KEYS`, integers as Python ints.
+
+    Examples
+    --------
+    >>> check_partition_params(n_bins=4)
+    {'y_type': 'auto', 'n_bins': 4, 'n_clusters': 10, 'clusterer': None}
+    >>> check_partition_params(y_type="labels")
+    Traceback (most recent call last):
+        ...
+    ValueError: y_type must be one of ('auto', 'discrete', 'continuous'), got 'labels'.
+    """
+    return dict(
+        y_type=_check_y_type(y_type),
+        n_bins=_check_n_bins(n_bins),
+        n_clusters=_check_clustering(n_clusters, clusterer),
+        clusterer=clusterer,
+    )
 
 
 def resolve_y_type(y: np.ndarray, y_type: str) -> str:
     """``"discrete"``, ``"scalar"`` or ``"vector"`` for the reference y."""
-    if not isinstance(y_type, str) or y_type not in Y_TYPES:
-        raise ValueError(f"y_type must be one of {Y_TYPES}, got {y_type!r}.")
+    _check_y_type(y_type)
     if y.ndim == 2 and y.shape[1] > 1:
         if y_type == "discrete":
             raise ValueError(
@@ -72,11 +171,6 @@ def cluster_vectors(Y: np.ndarray, *, n_clusters: int, clusterer, random_state) 
             assign_labels="cluster_qr",
             random_state=0 if random_state is None else random_state,
         )
-    elif not (hasattr(clusterer, "fit_predict") or hasattr(clusterer, "fit")):
-        raise TypeError(
-            "clusterer must be a scikit-learn style clusterer with fit_predict, or fit "
-            f"setting labels_; got {type(clusterer).__name__}."
-        )
     model = clone(clusterer) if hasattr(clusterer, "get_params") else clusterer
     if hasattr(model, "fit_predict"):
         labels = model.fit_predict(Y)
@@ -119,6 +213,10 @@ def partition_reference(
     y : array-like of shape (n_samples,) or (n_samples, n_features)
         Discrete labels (integers, strings, booleans), a continuous scalar
         per sample, or a continuous vector per sample (e.g. flattened images).
+        A list, a NumPy, CuPy or array-api-strict array, a PyTorch tensor on
+        any device with data (not ``meta``), or a pandas Series or DataFrame;
+        it is copied to the host (labels are small). A scalar, a mapping or
+        an array of more than two dimensions is refused.
     n_samples : int or None
         Expected number of samples (checked when given).
     y_type : {"auto", "discrete", "continuous"}, default="auto"
@@ -139,6 +237,15 @@ def partition_reference(
     -------
     labels : ndarray of shape (n_samples,)
 
+    Raises
+    ------
+    ValueError
+        A bad parameter, y missing, of the wrong length or shape, with NaN, or
+        a tensor on PyTorch's meta device.
+    TypeError
+        A non-integer ``n_bins``/``n_clusters``, a mapping as y, or a
+        ``clusterer`` without ``fit``.
+
     Examples
     --------
     >>> import numpy as np
@@ -148,7 +255,8 @@ def partition_reference(
     >>> partition_reference(["a", "b", "a"]).tolist()
     ['a', 'b', 'a']
     """
-    y = _as_host(y)
+    _check_y_type(y_type)
+    y = as_host_y(y)
     if n_samples is not None and y.shape[0] != n_samples:
         raise ValueError(
             f"X and y have inconsistent numbers of samples: X has {n_samples}, y has {y.shape[0]}."
@@ -157,17 +265,14 @@ def partition_reference(
     if kind == "discrete":
         return check_discrete_y(y, y.shape[0])
     if kind == "scalar":
-        n_bins = _check_int("n_bins", n_bins, lower=2)
+        n_bins = _check_n_bins(n_bins)
         y = check_array(y.reshape(-1, 1), dtype=np.float64, ensure_all_finite=True, input_name="y")
         return bin_scalar(y[:, 0], n_bins)
-    if not isinstance(n_clusters, numbers.Integral) or n_clusters < 2:
-        raise ValueError(f"n_clusters must be an integer >= 2, got {n_clusters!r}.")
+    n_clusters = _check_clustering(n_clusters, clusterer)
     Y = check_array(
         y, dtype=np.float64, ensure_all_finite=True, ensure_min_samples=2, input_name="y"
     )
-    return cluster_vectors(
-        Y, n_clusters=int(n_clusters), clusterer=clusterer, random_state=random_state
-    )
+    return cluster_vectors(Y, n_clusters=n_clusters, clusterer=clusterer, random_state=random_state)
 
 
 class PartitionsReference:

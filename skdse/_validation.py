@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -81,18 +82,91 @@ def check_bandwidth(bandwidth) -> float | str:
 
 
 def check_base(base) -> float:
-    """Validate the logarithm base: a positive number other than 1."""
+    """Validate the logarithm base: a finite number above 1.
+
+    A base in (0, 1) has a negative logarithm, so every entropy would come
+    out negative (and the bounds ``[0, log_base N]`` reversed): refused.
+    """
     base = _check_real("base", base)
-    if base == 1.0:
-        raise ValueError("base must be > 0 and != 1 (use 2 for bits, math.e for nats), got 1.")
+    if base <= 1.0:
+        raise ValueError(
+            f"base must be a finite number > 1 (2 for bits, math.e for nats), got {base!r}: "
+            "a base at or below 1 makes entropies negative or undefined."
+        )
     return base
 
 
+def validate_random_state(random_state):
+    """Validate ``random_state`` by scikit-learn's convention, with a message naming it.
+
+    Accepted: None, an integer in ``[0, 2**32 - 1]`` (NumPy's seed range) or a
+    ``numpy.random.RandomState``. A ``numpy.random.Generator`` is refused, as
+    scikit-learn refuses it: pass an integer drawn from it instead.
+
+    Examples
+    --------
+    >>> from skdse._validation import validate_random_state
+    >>> validate_random_state(0)
+    0
+    """
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return random_state
+    accepted = "None, an integer in [0, 2**32 - 1] or a numpy.random.RandomState instance"
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, (bool, np.bool_)
+    ):
+        if 0 <= random_state <= np.iinfo(np.uint32).max:
+            return int(random_state)
+        raise ValueError(f"random_state must be {accepted}, got {random_state!r}.")
+    if isinstance(random_state, np.random.Generator):
+        raise TypeError(
+            f"random_state must be {accepted} (scikit-learn's convention), got a "
+            "numpy.random.Generator: pass an integer drawn from it, for example "
+            "random_state=int(rng.integers(2**32))."
+        )
+    raise TypeError(
+        f"random_state must be {accepted}, got {random_state!r} of type "
+        f"{type(random_state).__name__}."
+    )
+
+
+def _check_cache_folder(location: str) -> None:
+    """Create the cache folder now, so a bad ``memory`` fails before any work, naming it."""
+    try:
+        os.makedirs(location, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ValueError(
+            f"memory must be a folder the cache can be written to; {location!r} cannot be "
+            f"created as one ({reason}). Pass another path, or memory=None."
+        ) from exc
+    if not os.access(location, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"memory must be a folder the cache can be written to; {location!r} is not "
+            "writable by this process. Pass another path, or memory=None."
+        )
+
+
 def _check_memory(memory):
-    """None, a path, or an object with joblib.Memory's ``cache`` method."""
+    """None, a path to a writable folder, or an object with joblib.Memory's ``cache`` method.
+
+    A path (or a joblib.Memory's ``location``) is created here, as joblib would
+    on first use, so a file or an unwritable place is refused up front with a
+    ValueError naming ``memory`` and the path.
+    """
     if isinstance(memory, os.PathLike):
-        return os.fspath(memory)  # joblib lays out Path and str locations differently
-    if memory is None or isinstance(memory, str) or hasattr(memory, "cache"):
+        memory = os.fspath(memory)  # joblib lays out Path and str locations differently
+    if isinstance(memory, bytes):
+        memory = os.fsdecode(memory)
+    if isinstance(memory, str):
+        _check_cache_folder(memory)
+        return memory
+    if memory is None:
+        return memory
+    if hasattr(memory, "cache"):
+        location = getattr(memory, "location", None)
+        if isinstance(location, (str, os.PathLike)):
+            _check_cache_folder(os.fspath(location))
         return memory
     raise ValueError(
         "memory must be None, a path to a cache folder or a joblib.Memory, "
@@ -141,9 +215,10 @@ def entropy_params_from(namespace: dict) -> EntropyParams:
     """Validate the entropy parameters found among a function's arguments.
 
     ``entropy_params_from(locals())`` at the top of a public function picks
-    the arguments that are :class:`EntropyParams` fields.
+    the arguments that are :class:`EntropyParams` fields (and
+    ``random_state``, which is checked but not kept).
     """
-    names = set(EntropyParams.__dataclass_fields__)
+    names = set(EntropyParams.__dataclass_fields__) | {"random_state"}
     return check_entropy_params(**{k: v for k, v in namespace.items() if k in names})
 
 
@@ -166,11 +241,13 @@ def check_entropy_params(
     memory=None,
     n_repeats=1,
     n_jobs=None,
+    random_state=None,
 ) -> EntropyParams:
     """Validate the parameters every entropy computation takes.
 
     Each wrong value raises a ValueError or TypeError that names it.
     """
+    validate_random_state(random_state)
     return EntropyParams(
         bandwidth=check_bandwidth(bandwidth),
         t=_check_real("t", t),
@@ -214,6 +291,7 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
     """
     from ._dask import check_dask_X, is_dask_array
 
+    X = check_not_masked(X, input_name)
     if is_dask_array(X):
         if backend == "auto":
             return check_dask_X(X, dtype, input_name)
@@ -221,17 +299,69 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
     X = to_backend(X, backend)[1]
     xp = namespace(X)
     if is_numpy(xp):
-        return check_array(
-            X,
-            accept_sparse=False,
-            dtype=np.dtype(dtype),
-            ensure_2d=True,
-            ensure_min_samples=2,
-            ensure_min_features=1,
-            ensure_all_finite=True,
-            input_name=input_name,
-        )
+        with names_unreal_data(X, input_name):
+            return check_array(
+                X,
+                accept_sparse=False,
+                dtype=np.dtype(dtype),
+                ensure_2d=True,
+                ensure_min_samples=2,
+                ensure_min_features=1,
+                ensure_all_finite=True,
+                input_name=input_name,
+            )
     return _check_device_array(X, xp, input_name, dtype)
+
+
+@contextmanager
+def names_unreal_data(X, input_name: str):
+    """Re-raise NumPy's bare conversion errors (strings, complex) with ``input_name`` in them.
+
+    Only the failure path looks at the data again, so valid input costs nothing.
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        if input_name in str(exc):
+            raise
+        try:
+            kind = np.asarray(X).dtype.kind
+        except (TypeError, ValueError):
+            kind = "O"
+        if kind == "c":
+            raise ValueError(f"Complex data not supported for {input_name}.") from exc
+        if kind not in "OUS":
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise type(exc)(
+            f"{input_name} must hold real numbers (no strings or other objects); "
+            f"converting it failed: {reason}"
+        ) from exc
+
+
+def check_not_masked(a, input_name: str):
+    """Refuse a ``numpy.ma.MaskedArray`` with masked entries; unwrap one without.
+
+    NumPy's conversions read a masked array's data, masked values included,
+    so they would enter the result silently.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._validation import check_not_masked
+    >>> check_not_masked(np.ma.masked_array([1.0, 2.0]), "X")
+    array([1., 2.])
+    """
+    if not isinstance(a, np.ma.MaskedArray):
+        return a
+    n_masked = int(np.ma.count_masked(a))
+    if n_masked:
+        raise ValueError(
+            f"{input_name} is a numpy masked array with {n_masked} masked entries; skdse "
+            f"does not use masked values. Fill them ({input_name}.filled(value)) or drop the "
+            "samples that hold them (from X and y alike) first."
+        )
+    return np.ma.getdata(a)
 
 
 def _check_device_array(X, xp, input_name: str, dtype: str):
@@ -267,21 +397,23 @@ def check_no_missing(y: np.ndarray) -> None:
         raise ValueError("y contains NaN or infinity; every sample needs a finite label or value.")
     if y.dtype.kind == "O":
         flat = y.ravel()
-        if any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in flat):
+        if any(
+            v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)) for v in flat
+        ):
             raise ValueError("y contains missing labels (None or NaN); every sample needs a label.")
 
 
 def check_discrete_y(y, n_samples: int) -> np.ndarray:
-    """Class labels as a 1-D array of length ``n_samples``.
+    """Class labels as a 1-D NumPy array of length ``n_samples``.
 
     Any label type scikit-learn accepts for classification works (integers,
-    strings, booleans). Continuous targets are refused for now.
+    strings, booleans). A continuous y is refused here: it is binned or
+    clustered by :func:`skdse.partition_reference`, which brings y to the
+    host (``as_host_y``) before it calls this check.
     """
     if y is None:
         raise ValueError("y is required: DSMI measures the information X holds about y.")
-    if not isinstance(y, (list, tuple)) and hasattr(y, "__array_namespace__"):
-        y = to_numpy(y)  # labels are small; partitioning happens on the host
-    y = column_or_1d(y, warn=True)
+    y = column_or_1d(to_numpy(y), warn=True)
     if y.shape[0] != n_samples:
         raise ValueError(
             f"X and y have inconsistent numbers of samples: X has {n_samples}, y has {y.shape[0]}."
@@ -290,9 +422,9 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
     kind = type_of_target(y, input_name="y")
     if kind not in DISCRETE_TARGETS:
         raise ValueError(
-            f"Unknown label type: {kind!r}. y must hold discrete class labels (integers, "
-            "strings or booleans). Continuous references are not supported yet: bin a "
-            "continuous y into integer labels first (for example with numpy.digitize)."
+            f"Unknown label type: {kind!r}. y_type='discrete' needs class labels (integers, "
+            "strings or booleans); pass y_type='continuous' (or 'auto') to bin a continuous "
+            "scalar y into n_bins groups."
         )
     return y
 

@@ -11,11 +11,21 @@ machine) computes on a Dask cluster: each embedding becomes a dask array of
 ``--chunk-rows`` rows per chunk, and independent subsamples and MI terms run
 as cluster tasks (joblib's dask backend).
 
-Inputs: ``.npy``; ``.npz`` (``--key`` names the array, optional when there
-is one); ``.csv`` / ``.tsv`` / ``.txt`` (comma, tab or whitespace separated;
-the first line is taken as a header when any of its fields is not a number).
-A labels file has one label per line (strings allowed); a first line is
+Inputs (read by :mod:`skdse._io`): ``.npy`` (``-`` reads one from standard
+input), ``.npz`` (``--key`` names the array, optional when there is one),
+``.csv`` / ``.tsv`` / ``.txt`` (separator sniffed among ``,`` ``;`` tab and
+whitespace; quoted fields; a UTF-8 BOM; a header line detected), ``.parquet``
+and PyTorch ``.pt`` / ``.pth`` (a tensor or a dict of tensors, loaded with
+``weights_only=True``). A table's leading row-index column (pandas'
+``to_csv()``, R's row names) is dropped with a note on standard error;
+``--columns`` / ``--drop-columns`` choose the features. A labels file has one
+label per line (strings allowed) or is a one-column ``.csv``; a first line is
 skipped as a header when the file has one line more than the embeddings.
+
+Each result row gives ``n_samples`` (rows in the file) and ``n_samples_used``
+(rows the spectra were computed on, fewer when ``--max-samples``
+subsampled; for ``mi`` the rows of the class terms) and the ``solver`` that
+ran. A bad input exits with status 2 and one line naming the file.
 """
 
 from __future__ import annotations
@@ -25,11 +35,14 @@ import contextlib
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+from . import __version__
+from ._io import STDIN_NAME, CLIError, check_readable, load_array, load_labels
 from ._validation import InsufficientMemoryError
+
+__all__ = ["CLIError", "build_parser", "load_array", "load_labels", "main"]
 
 #: Rows per chunk of the dask arrays made with ``--scheduler``: a float64
 #: kernel block of two chunks is 8 * 4096**2 bytes = 128 MiB.
@@ -39,85 +52,11 @@ DEFAULT_CHUNK_ROWS = 4096
 CONNECT_TIMEOUT = 10
 
 
-class CLIError(Exception):
-    """A user error: printed as one line, exit status 2."""
-
-
-def _delimiter(path: Path):
-    return {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
-
-
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
-
-
-def load_array(path, key=None) -> np.ndarray:
-    """Load an embedding (or reference) matrix from .npy, .npz or delimited text."""
-    path = Path(path)
-    if not path.is_file():
-        raise CLIError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                keys = list(npz.keys())
-                if key is None:
-                    if len(keys) != 1:
-                        raise CLIError(f"{path}: holds arrays {keys}; choose one with --key")
-                    key = keys[0]
-                if key not in keys:
-                    raise CLIError(f"{path}: no array {key!r} (it holds {keys})")
-                return npz[key]
-        if suffix in (".csv", ".tsv", ".txt"):
-            delim = _delimiter(path)
-            with open(path) as fh:
-                first = fh.readline()
-            fields = [f.strip().strip('"') for f in first.split(delim)] if first else []
-            header = bool(fields) and not all(_is_number(f) for f in fields if f)
-            return np.loadtxt(path, delimiter=delim, skiprows=int(header), ndmin=2)
-    except CLIError:
-        raise
-    except ValueError as exc:
-        raise CLIError(f"{path}: not a numeric table ({exc})") from None
-    except OSError as exc:
-        raise CLIError(f"{path}: cannot read ({exc})") from None
-    raise CLIError(f"{path}: unknown format {suffix!r}; use .npy, .npz, .csv, .tsv or .txt")
-
-
-def load_labels(path, n_samples: int, key=None) -> np.ndarray:
-    """Labels, one per sample, from .npy/.npz or a text file of one label per line."""
-    path = Path(path)
-    if path.suffix.lower() in (".npy", ".npz"):
-        labels = load_array(path, key)
-    else:
-        if not path.is_file():
-            raise CLIError(f"{path}: no such file")
-        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
-        if len(lines) == n_samples + 1:
-            lines = lines[1:]  # a header line
-        labels = np.array(lines)
-        if all(_is_number(v) for v in lines):
-            labels = labels.astype(float)
-            if np.all(labels == np.round(labels)):
-                labels = labels.astype(int)
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.shape[0] != n_samples:
-        raise CLIError(
-            f"{path}: {labels.shape[0]} labels for {n_samples} embedding rows; they must match"
-        )
-    return labels
-
-
 def _bandwidth(value: str):
-    return float(value) if _is_number(value) else value
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 def _max_samples(value: str):
@@ -126,7 +65,20 @@ def _max_samples(value: str):
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("embeddings", nargs="+", metavar="EMB", help="embedding files")
-    parser.add_argument("--key", help="array name inside .npz files")
+    parser.add_argument("--key", help="array name inside .npz files, tensor name inside .pt dicts")
+    parser.add_argument(
+        "--columns",
+        nargs="+",
+        metavar="COL",
+        help="the feature columns of a table (names or 0-based positions); "
+        "default: all but a leading row-index column",
+    )
+    parser.add_argument(
+        "--drop-columns",
+        nargs="+",
+        metavar="COL",
+        help="columns that are not features (names or 0-based positions)",
+    )
     parser.add_argument(
         "--bandwidth",
         type=_bandwidth,
@@ -181,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="skdse",
         description="Diffusion spectral entropy (DSE) and mutual information (DSMI).",
     )
+    parser.add_argument("--version", action="version", version=f"skdse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("entropy", help="DSE of each embedding file")
     _common(p)
@@ -265,62 +218,90 @@ def _as_dask(X: np.ndarray, chunk_rows: int):
     return scatter_rows(X, chunk_rows)
 
 
-def _run_measure(args) -> list[dict]:
+def _run_measure(args, emit) -> None:
     if args.chunk_rows < 2:
         raise CLIError("--chunk-rows must be at least 2")
+    inputs = [*args.embeddings, *filter(None, [getattr(args, "labels", None)])]
+    inputs += filter(None, [getattr(args, "reference", None)])
+    if inputs.count("-") > 1:
+        raise CLIError("standard input ('-') can be read only once")
+    for path in inputs:  # before any computing: a typo in the last file costs nothing
+        check_readable(path)
     with dask_cluster(args.scheduler):
-        return _measure_files(args)
+        reference = None
+        if getattr(args, "reference", None) is not None:
+            reference = load_array(args.reference, args.labels_key)
+            if reference.ndim == 2 and reference.shape[1] == 1:
+                reference = reference[:, 0]
+        for path in args.embeddings:
+            try:
+                emit(_measure_file(args, path, reference))
+            except (ValueError, TypeError, InsufficientMemoryError) as exc:
+                name = STDIN_NAME if path == "-" else path
+                raise CLIError(f"{name}: {_first_line(exc)}") from None
 
 
-def _measure_files(args) -> list[dict]:
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _dsmi_usage(est) -> dict:
+    """Rows in DSMI's class terms (each at most ``max_samples``) and their solver(s)."""
+    from ._entropy import resolve_solver
+
+    params = est._validated_params()
+    sizes = np.asarray(est.group_sizes_)
+    if params.max_samples is not None:
+        sizes = np.minimum(sizes, params.max_samples)
+    solvers = sorted({resolve_solver(int(n), params) for n in sizes})
+    return {"n_samples_used": int(sizes.sum()), "solver": "+".join(solvers)}
+
+
+def _measure_file(args, path, reference) -> dict:
     from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
 
-    rows = []
-    for path in args.embeddings:
-        X = load_array(path, args.key)
-        if args.scheduler is not None:
-            X = _as_dask(X, args.chunk_rows)
-        start = time.perf_counter()
-        row = {"file": str(path), "n_samples": int(X.shape[0]) if X.ndim else 0}
-        row["n_features"] = int(X.shape[1]) if X.ndim == 2 else None
-        if args.command == "mi":
-            if args.reference is not None:
-                y = load_array(args.reference, args.labels_key)
-                if y.ndim == 2 and y.shape[1] == 1:
-                    y = y[:, 0]
-                if y.shape[0] != X.shape[0]:
-                    raise CLIError(
-                        f"{args.reference}: {y.shape[0]} rows for {X.shape[0]} embedding rows"
-                    )
-            else:
-                y = load_labels(args.labels, X.shape[0], args.labels_key)
-            est = DiffusionSpectralMI(n_repeats=args.n_repeats, **_params(args)).fit(X, y)
+    X = load_array(path, args.key, columns=args.columns, drop_columns=args.drop_columns)
+    n_samples = int(X.shape[0]) if X.ndim else 0
+    if args.scheduler is not None:
+        X = _as_dask(X, args.chunk_rows)
+    start = time.perf_counter()
+    row = {"file": str(path), "n_samples": n_samples, "n_samples_used": None}
+    row["n_features"] = int(X.shape[1]) if X.ndim == 2 else None
+    if args.command == "mi":
+        if reference is not None:
+            y = reference
+            if y.shape[0] != n_samples:
+                raise CLIError(
+                    f"{args.reference}: {y.shape[0]} rows for {n_samples} embedding rows"
+                )
+        else:
+            y = load_labels(args.labels, n_samples, args.labels_key)
+        est = DiffusionSpectralMI(n_repeats=args.n_repeats, **_params(args)).fit(X, y)
+        row.update(
+            DSMI=est.mutual_information_,
+            DSE=est.entropy_,
+            conditional_DSE=est.conditional_entropy_,
+            n_groups=len(est.groups_),
+            **_dsmi_usage(est),
+        )
+    else:
+        est = DiffusionSpectralEntropy(n_subsamples=args.n_subsamples, **_params(args))
+        est.fit(X)
+        if args.command == "profile":
             row.update(
-                DSMI=est.mutual_information_,
-                DSE=est.entropy_,
-                conditional_DSE=est.conditional_entropy_,
-                n_groups=len(est.groups_),
+                {f"t={t:g}": float(h) for t, h in zip(args.ts, est.entropy_profile(args.ts))}
             )
         else:
-            est = DiffusionSpectralEntropy(n_subsamples=args.n_subsamples, **_params(args))
-            est.fit(X)
-            if args.command == "profile":
-                row.update(
-                    {f"t={t:g}": float(h) for t, h in zip(args.ts, est.entropy_profile(args.ts))}
-                )
-            else:
-                row.update(DSE=est.entropy_, std_error=est.entropy_std_, solver=est.solver_)
-        row["bandwidth"] = est.bandwidth_
-        row["seconds"] = round(time.perf_counter() - start, 3)
-        rows.append(row)
-    return rows
+            row.update(DSE=est.entropy_, std_error=est.entropy_std_)
+        row.update(solver=est.solver_, n_samples_used=int(est.n_samples_used_))
+    row["bandwidth"] = est.bandwidth_
+    row["seconds"] = round(time.perf_counter() - start, 3)
+    return row
 
 
 def _print_rows(rows: list[dict], as_json: bool) -> None:
-    if as_json:
-        for row in rows:
-            print(json.dumps(row))
-        return
+    if as_json or not rows:
+        return  # JSON rows are printed as they come
     keys = list(rows[0])
     cells = [[_fmt(r.get(k)) for k in keys] for r in rows]
     widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
@@ -347,6 +328,14 @@ def main(argv=None) -> int:
     """Entry point of the ``skdse`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    rows: list[dict] = []
+
+    def emit(row: dict) -> None:
+        if args.json:  # streamed: a later file's error keeps the earlier results
+            print(json.dumps(row), flush=True)
+        else:
+            rows.append(row)
+
     try:
         if args.command == "demo":
             from ._demo import run_demo
@@ -361,11 +350,12 @@ def main(argv=None) -> int:
                 verbose=int(not args.quiet and sys.stderr.isatty()),
             )
             return 0
-        _print_rows(_run_measure(args), args.json)
+        _run_measure(args, emit)
+        _print_rows(rows, args.json)
         return 0
     except (CLIError, ValueError, TypeError, InsufficientMemoryError, ImportError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"skdse {args.command}: error: {message}", file=sys.stderr)
+        _print_rows(rows, getattr(args, "json", False))  # the files done before the error
+        print(f"skdse {args.command}: error: {_first_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130

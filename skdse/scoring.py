@@ -9,41 +9,74 @@ scored::
 Each call resolves the bandwidth on the embedding it is given (there is no
 fitted kernel to reuse), so pass a float ``bandwidth`` to the factories to
 compare embeddings with one fixed kernel.
+
+The DSMI scorers read y exactly as :class:`skdse.DiffusionSpectralMI` does
+(through :func:`skdse.partition_reference`): class labels, a continuous
+scalar (binned, so a regression target works) or a vector per sample
+(clustered), from NumPy, pandas, CuPy or PyTorch on any device.
 """
 
 from __future__ import annotations
 
+import inspect
+
+import numpy as np
+
 from ._backend import releases_device_memory
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
-from ._validation import check_discrete_y, check_entropy_params, check_X, entropy_params_from
+from ._partition import check_partition_params, partition_reference
+from ._validation import check_X, entropy_params_from
 
 __all__ = ["dse_scorer", "dsmi_scorer", "make_dse_scorer", "make_dsmi_scorer"]
+
+
+def _check_greater_is_better(greater_is_better) -> bool:
+    if not isinstance(greater_is_better, (bool, np.bool_)):
+        raise TypeError(f"greater_is_better must be True or False, got {greater_is_better!r}.")
+    return bool(greater_is_better)
 
 
 class _EmbeddingScorer:
     """Callable ``scorer(estimator, X, y=None)`` for scikit-learn's ``scoring=``."""
 
-    def __init__(self, measure: str, params: dict, random_state, n_jobs=None):
+    def __init__(
+        self,
+        measure: str,
+        params,
+        random_state,
+        n_jobs=None,
+        *,
+        partition: dict | None = None,
+        greater_is_better: bool = True,
+    ):
         self._measure = measure
         self._params = params
         self._random_state = random_state
         self._n_jobs = n_jobs
+        self._partition = partition
+        self._sign = 1 if greater_is_better else -1
 
     def __repr__(self) -> str:
-        defaults = check_entropy_params()
-        changed = {k: v for k, v in vars(self._params).items() if v != getattr(defaults, k)}
-        if self._measure == "dse":
-            changed.pop("n_repeats", None)
-        else:
-            changed.pop("n_subsamples", None)
-        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-        if self._random_state is not None:
-            args += (", " if args else "") + f"random_state={self._random_state!r}"
+        factory = make_dse_scorer if self._measure == "dse" else make_dsmi_scorer
+        defaults = {k: p.default for k, p in inspect.signature(factory).parameters.items()}
+        values = {
+            **vars(self._params),
+            **(self._partition or {}),
+            "random_state": self._random_state,
+            "n_jobs": self._n_jobs,
+            "greater_is_better": self._sign > 0,
+        }
+        args = ", ".join(
+            f"{k}={values[k]!r}" for k, default in defaults.items() if values[k] != default
+        )
         return f"make_{self._measure}_scorer({args})"
 
-    @releases_device_memory
     def __call__(self, estimator, X, y=None) -> float:
+        return self._sign * self._score(estimator, X, y)
+
+    @releases_device_memory
+    def _score(self, estimator, X, y) -> float:
         if not hasattr(estimator, "transform"):
             raise TypeError(
                 f"{self._measure}_scorer scores the embedding a fitted transformer produces, "
@@ -58,9 +91,12 @@ class _EmbeddingScorer:
         )
         if self._measure == "dse":
             return compute_dse(Z, self._params, random_state=self._random_state).entropy
-        y = check_discrete_y(y, Z.shape[0])
+        # the estimators' path: the same partition of y (labels, bins or clusters)
+        labels = partition_reference(
+            y, n_samples=Z.shape[0], random_state=self._random_state, **self._partition
+        )
         return compute_dsmi(
-            Z, y, self._params, random_state=self._random_state, n_jobs=self._n_jobs
+            Z, labels, self._params, random_state=self._random_state, n_jobs=self._n_jobs
         ).mutual_information
 
 
@@ -81,13 +117,25 @@ def make_dse_scorer(
     dtype="float64",
     random_state=None,
     n_jobs=None,
+    greater_is_better: bool = True,
 ):
     """Make a scorer that returns the DSE of ``estimator.transform(X)``.
 
-    Parameters are those of :func:`skdse.diffusion_spectral_entropy`
-    (``n_jobs``: CPUs of each call's subsample workers and matrix-free
-    products); they are validated here, so a wrong value fails before any
+    Every parameter is validated here, so a wrong value fails before any
     fitting.
+
+    Parameters
+    ----------
+    bandwidth, t, base, max_samples, n_subsamples, solver, operator, \
+n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
+        As in :func:`skdse.diffusion_spectral_entropy`.
+    n_jobs : int or None, default=None
+        CPUs of each call's subsample workers and matrix-free products, as in
+        :func:`skdse.diffusion_spectral_entropy`.
+    greater_is_better : bool, default=True
+        As in :func:`sklearn.metrics.make_scorer`: True returns the DSE, so a
+        search picks the most spread-out embedding; False returns its
+        negative, so a search picks the most compressed one.
 
     Returns
     -------
@@ -104,9 +152,12 @@ def make_dse_scorer(
     >>> scores = cross_val_score(PCA(3), X, scoring=make_dse_scorer(t=2), cv=3)
     >>> scores.shape
     (3,)
+    >>> make_dse_scorer(t=2, greater_is_better=False)
+    make_dse_scorer(t=2.0, greater_is_better=False)
     """
+    sign = _check_greater_is_better(greater_is_better)
     params = entropy_params_from(locals())
-    return _EmbeddingScorer("dse", params, random_state)
+    return _EmbeddingScorer("dse", params, random_state, n_jobs, greater_is_better=sign)
 
 
 def make_dsmi_scorer(
@@ -124,12 +175,42 @@ def make_dsmi_scorer(
     n_deflate=64,
     backend="auto",
     dtype="float64",
+    y_type="auto",
+    n_bins=10,
+    n_clusters=10,
+    clusterer=None,
     random_state=None,
     n_jobs=None,
+    greater_is_better: bool = True,
 ):
     """Make a scorer that returns DSMI between ``estimator.transform(X)`` and y.
 
-    Parameters are those of :func:`skdse.diffusion_spectral_mutual_information`.
+    y is read as :class:`skdse.DiffusionSpectralMI` reads it (one code path,
+    :func:`skdse.partition_reference`): class labels as they are, a
+    continuous scalar such as a regression target binned into ``n_bins``
+    groups, a vector per sample clustered into ``n_clusters``; from a list,
+    NumPy, pandas, CuPy or a PyTorch tensor on any device. Every parameter
+    is validated here, so a wrong value fails before any fitting.
+
+    Parameters
+    ----------
+    bandwidth, t, base, n_repeats, max_samples, solver, operator, \
+n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state, n_jobs
+        As in :func:`skdse.diffusion_spectral_mutual_information`.
+    y_type : {"auto", "discrete", "continuous"}, default="auto"
+        How to read y; ``"auto"`` uses scikit-learn's ``type_of_target``.
+    n_bins : int, default=10
+        Equal-width bins of a min-max scaled continuous scalar y (the bins
+        are those of the y each call is given, e.g. a test fold).
+    n_clusters : int, default=10
+        Clusters of the default spectral clustering of a vector y.
+    clusterer : scikit-learn clusterer or None, default=None
+        Replaces the default spectral clustering of a vector y.
+    greater_is_better : bool, default=True
+        As in :func:`sklearn.metrics.make_scorer`: True returns DSMI, so a
+        search picks the embedding that holds most information about y;
+        False returns its negative, so a search picks the one that holds
+        least (e.g. about a nuisance variable).
 
     Returns
     -------
@@ -138,7 +219,8 @@ def make_dsmi_scorer(
 
     Examples
     --------
-    >>> from sklearn.datasets import load_iris
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_diabetes, load_iris
     >>> from sklearn.decomposition import PCA
     >>> from sklearn.model_selection import StratifiedKFold, cross_val_score
     >>> from skdse.scoring import make_dsmi_scorer
@@ -147,9 +229,22 @@ def make_dsmi_scorer(
     >>> scores = cross_val_score(PCA(2), X, y, scoring=scorer, cv=StratifiedKFold(3))
     >>> bool((scores > 0).all())
     True
+
+    A regression target is binned:
+
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> scorer = make_dsmi_scorer(n_bins=5, random_state=0)
+    >>> bool(np.isfinite(cross_val_score(PCA(3), X, y, scoring=scorer, cv=3)).all())
+    True
+    >>> scorer
+    make_dsmi_scorer(n_bins=5, random_state=0)
     """
+    sign = _check_greater_is_better(greater_is_better)
     params = entropy_params_from(locals())
-    return _EmbeddingScorer("dsmi", params, random_state, n_jobs)
+    partition = check_partition_params(y_type, n_bins, n_clusters, clusterer)
+    return _EmbeddingScorer(
+        "dsmi", params, random_state, n_jobs, partition=partition, greater_is_better=sign
+    )
 
 
 dse_scorer = make_dse_scorer()

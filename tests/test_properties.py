@@ -15,6 +15,8 @@ from skdse import (
     diffusion_spectral_mutual_information,
 )
 
+from ._tolerances import EXACT_TOL
+
 TOL = 1e-8
 
 seeds = st.integers(0, 2**32 - 1)
@@ -24,7 +26,7 @@ scales = st.floats(0.05, 20.0)
 bandwidths = st.one_of(st.floats(0.05, 50.0), st.sampled_from(["scale", "median"]))
 times = st.floats(1.0, 8.0)  # t < 1 is ill-conditioned in near-zero eigenvalues
 any_times = st.floats(0.1, 8.0)
-bases = st.sampled_from([2.0, math.e, 10.0, 0.5])
+bases = st.sampled_from([2.0, math.e, 10.0, 1.5])
 
 
 def _data(seed, n, d, scale=1.0):
@@ -159,10 +161,13 @@ def test_dsmi_conditional_invariant_to_renaming_labels(seed, d, y, bandwidth):
         assert abs(by_label_a[original] - h) < TOL
 
 
+@pytest.mark.reproducibility
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_dsmi_same_for_any_n_jobs(n_jobs):
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], 30)
     X = rng.normal(size=(90, 4)) + 3 * y[:, None]
     serial = dsmi(X, y, random_state=3)
-    assert dsmi(X, y, random_state=3, n_jobs=n_jobs) == serial
+    # n_jobs=2 computes the terms in other processes (other BLAS threads): exact
+    # solver, float64, so within the reproducibility tolerance, not bit for bit
+    assert abs(dsmi(X, y, random_state=3, n_jobs=n_jobs) - serial) <= EXACT_TOL

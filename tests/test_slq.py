@@ -26,6 +26,7 @@ from skdse._validation import check_entropy_params
 from skdse.datasets import make_branching_tree, make_noisy_subspace
 
 from ._data import DATASETS
+from ._tolerances import SLQ_TOL
 
 
 def _tol(exact):
@@ -141,15 +142,17 @@ def test_knn_bandwidth_exact_and_slq_agree():
     assert abs(exact.score(X) - exact.entropy_) < 1e-12
 
 
+@pytest.mark.reproducibility
 def test_dsmi_with_slq_close_to_exact():
     X, y = make_branching_tree(4, 150, 20, step=2.0, random_state=0)
     kw = dict(n_repeats=3, random_state=0)
     exact = DiffusionSpectralMI(solver="exact", **kw).fit(X, y)
     slq = DiffusionSpectralMI(solver="slq", **kw).fit(X, y)
     assert abs(exact.mutual_information_ - slq.mutual_information_) < 0.05
-    # the same random subsets on both sides
+    # the same random subsets and probes on both sides, computed in other processes
+    # (n_jobs=2) whose BLAS sums the float32 products in another order: not bit-equal
     a = diffusion_spectral_mutual_information(X, y, solver="slq", n_jobs=2, **kw)
-    assert a == slq.mutual_information_
+    assert abs(a - slq.mutual_information_) <= SLQ_TOL
 
 
 @given(
