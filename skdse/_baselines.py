@@ -18,7 +18,7 @@ import scipy.linalg
 from sklearn.utils import check_random_state
 
 from ._entropy import subsample_indices
-from ._kernels import diffusion_operator, resolve_bandwidth, squared_distances
+from ._kernels import diffusion_operator, gaussian_affinity, resolve_bandwidth
 from ._mi import DSMIResult, matched_subset_mi, mi_result, seed_sequence
 from ._partition import PARTITION_KEYS, partition_reference
 from ._validation import (
@@ -99,9 +99,7 @@ def adjacency_entropy_of(X: np.ndarray, kind: str, sigma, n_neighbors: int, base
     if kind == "normalized":
         A, _ = diffusion_operator(X, sigma)
     else:
-        A = squared_distances((X - X.mean(axis=0)) / (sigma * np.sqrt(2.0)))
-        np.negative(A, out=A)
-        np.exp(A, out=A)
+        A, _ = gaussian_affinity(X, sigma)
     w = scipy.linalg.eigh(A, eigvals_only=True, overwrite_a=True, check_finite=False)
     return _entropy_of_weights(w, base)
 

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ._kernels import KernelDiagnostics
+from ._kernels import KernelDiagnostics, kernel_coordinates, kernel_exponent, scale_exponent
 from ._resources import available_memory_bytes
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
@@ -60,24 +60,32 @@ def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
     return X
 
 
-def _kernel_block(zi, zj, sqi, sqj):
-    d2 = sqi[:, None] + sqj[None, :] - 2.0 * (zi @ zj.T)
-    np.maximum(d2, 0.0, out=d2)
-    np.negative(d2, out=d2)
-    return np.exp(d2, out=d2)
+def _kernel_block(Li, Rj, method: str, gamma: float, out_dtype):
+    return np.exp(kernel_exponent(Li, Rj, method, gamma).astype(out_dtype, copy=False))
 
 
 def dask_diffusion_operator(X, sigma: float, dtype=np.float64):
     """Lazy normalised operator ``D^-1/2 G D^-1/2`` of a row-chunked dask X, and the degrees.
 
-    Blocks follow X's row chunks in both directions.
+    Blocks follow X's row chunks in both directions; their exponents come
+    from the same :func:`skdse._kernels.kernel_coordinates` as in memory.
     """
     import dask.array as da
 
-    Z = ((X - X.mean(axis=0)) / (sigma * math.sqrt(2.0))).astype(dtype)
-    sq = (Z * Z).sum(axis=1)
+    c = kernel_coordinates(X, sigma, np.dtype(dtype))
+    L, R = (a.rechunk({1: -1}) for a in (c.L, c.R))
     G = da.blockwise(
-        _kernel_block, "ij", Z, "ik", Z, "jk", sq, "i", sq, "j", dtype=dtype, concatenate=True
+        _kernel_block,
+        "ij",
+        L,
+        "ik",
+        R,
+        "jk",
+        dtype=dtype,
+        concatenate=True,
+        method=c.method,
+        gamma=c.gamma,
+        out_dtype=np.dtype(dtype),
     )
     degrees = G.sum(axis=1, dtype=np.float64)
     s = (1.0 / da.sqrt(degrees)).astype(dtype)
@@ -159,8 +167,8 @@ class DaskOperator:
         return np.asarray((self.A @ Vd).compute(), dtype=np.float64)
 
 
-def _pair_product(Li, Rj, SVi, SVj, diagonal: bool):
-    """``(G_ij SV_j, G_ij^T SV_i)`` of one recomputed kernel block, in column tiles.
+def _pair_product(Li, Rj, SVi, SVj, diagonal: bool, method: str = "float32", gamma: float = 1.0):
+    """``(G_ij SV_j, G_ij^T SV_i)`` of one recomputed float32 kernel block, in column tiles.
 
     On the diagonal the block is whole and only the first product is made.
     """
@@ -168,7 +176,7 @@ def _pair_product(Li, Rj, SVi, SVj, diagonal: bool):
     right = None if diagonal else np.zeros((Rj.shape[0], SVi.shape[1]))
     for c0 in range(0, Rj.shape[0], TILE_COLS):
         c1 = min(c0 + TILE_COLS, Rj.shape[0])
-        G = np.exp(Li @ Rj[c0:c1].T)
+        G = np.exp(kernel_exponent(Li, Rj[c0:c1], method, gamma).astype(np.float32, copy=False))
         left += G @ SVj[c0:c1]
         if right is not None:
             right[c0:c1] += G.T @ SVi
@@ -187,14 +195,10 @@ class DaskMatrixFreeOperator:
 
     def __init__(self, X, sigma: float):
         import dask
-        import dask.array as da
 
-        Z = (X - X.mean(axis=0)) / (sigma * math.sqrt(2.0))
-        sq = (Z * Z).sum(axis=1)[:, None]
-        ones = da.ones_like(sq)
-        # [2z, -|z|^2, -1] . [z, 1, |z|^2] = -|z_i - z_j|^2
-        L = da.concatenate([2.0 * Z, -sq, -ones], axis=1).astype(np.float32).rechunk({1: -1})
-        R = da.concatenate([Z, ones, sq], axis=1).astype(np.float32).rechunk({1: -1})
+        c = kernel_coordinates(X, sigma, np.float32)
+        self._method, self._gamma = c.method, c.gamma
+        L, R = (a.rechunk({1: -1}) for a in (c.L, c.R))
         # The persisted arrays hold the cluster's copies; the delayed blocks only name them.
         self._persisted = dask.persist(L, R)
         self._L, self._R = (a.to_delayed().ravel() for a in self._persisted)
@@ -218,7 +222,7 @@ class DaskMatrixFreeOperator:
         for i in range(nc):
             for j in range(i, nc):
                 pair = dask.delayed(_pair_product, nout=2)(
-                    self._L[i], self._R[j], SV[i], SV[j], i == j
+                    self._L[i], self._R[j], SV[i], SV[j], i == j, self._method, self._gamma
                 )
                 contributions[i].append(pair[0])
                 if i != j:
@@ -227,20 +231,21 @@ class DaskMatrixFreeOperator:
         return np.concatenate(rows, axis=0) * self._scale[:, None]
 
 
-def _knn_pair(Xi, Xj, offset: int, n_neighbors: int):
-    """Each row of ``Xi``'s nearest rows of ``Xj``, as global indices."""
-    from sklearn.neighbors import NearestNeighbors
+def _knn_pair(Xi, Xj, offset: int, n_neighbors: int, exponent: int):
+    """Each row of ``Xi``'s nearest rows of ``Xj`` (global indices), ties broken by value."""
+    from ._operators import nearest_rows
 
-    k = min(n_neighbors, Xj.shape[0])
-    dist, idx = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(Xj).kneighbors(Xi)
-    return dist, idx + offset
+    return nearest_rows(Xi, Xj, n_neighbors, offset, exponent)
 
 
 def _knn_merge(parts, n_neighbors: int):
-    """The ``n_neighbors`` nearest over every block's candidates (ties: lower index)."""
-    dist = np.concatenate([d for d, _ in parts], axis=1)
-    idx = np.concatenate([i for _, i in parts], axis=1)
-    order = np.lexsort((idx, dist), axis=1)[:, :n_neighbors]
+    """The ``n_neighbors`` nearest over every block's candidates.
+
+    Ordered as :func:`skdse._operators.nearest_rows` orders them: distance,
+    then the rows' value keys, then index, so the result is the in-memory one.
+    """
+    dist, idx, keys = (np.concatenate([p[c] for p in parts], axis=1) for c in range(3))
+    order = np.lexsort((idx, keys, dist), axis=1)[:, :n_neighbors]
     return np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
 
 
@@ -253,11 +258,16 @@ def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
     import dask
 
     k = min(n_neighbors, X.shape[0] - 1) + 1
+    exponent = scale_exponent(float(abs(X).max().compute()))  # one scale for every block
     blocks = X.to_delayed().ravel()
     offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])[:-1]
     merged = [
         dask.delayed(_knn_merge)(
-            [dask.delayed(_knn_pair)(bi, bj, int(o), k) for bj, o in zip(blocks, offsets)], k
+            [
+                dask.delayed(_knn_pair)(bi, bj, int(o), k, exponent)
+                for bj, o in zip(blocks, offsets)
+            ],
+            k,
         )
         for bi in blocks
     ]

@@ -388,6 +388,9 @@ def diffusion_spectral_entropy(
         ``n_neighbors``-th neighbour), ``exp(-d_ij^2 / (2 sigma_i sigma_j))``
         kept on the symmetrised kNN graph only; it is sparse, so it scales
         to large N, but its values differ from the dense Gaussian kernel's.
+        A float so small that every pair of distinct rows has affinity 0
+        (down to the smallest float) gives that limit, ``log(n_distinct)``
+        (duplicated rows stay together as one point).
     t : float, default=1
         Diffusion time: the power of the eigenvalues. Larger t suppresses the
         small, noise-driven eigenvalues and lowers the entropy.

@@ -25,7 +25,7 @@ from array_api_compat import device
 from threadpoolctl import OpenBLASController, threadpool_limits
 
 from ._backend import is_numpy, namespace, to_numpy
-from ._kernels import KernelDiagnostics, diffusion_operator
+from ._kernels import KernelDiagnostics, diffusion_operator, kernel_coordinates, scale_exponent
 from ._resources import usable_cpu_count
 
 #: Default number of neighbours of the kNN operator.
@@ -94,9 +94,11 @@ class MatrixFreeOperator:
     On NumPy, blocks are spread over ``n_threads`` threads (BLAS pinned to
     one thread each, so the thread count changes only the float64 summation
     order); on a GPU they run in turn. Kernel blocks are formed in
-    ``dtype`` (float32 by default: twice as fast, affinities accurate to
-    about 1e-5 relative, entropies to far better than the solver's own
-    error); products accumulate in float64.
+    ``dtype`` (float32 by default: twice as fast); their exponents come from
+    :func:`skdse._kernels.kernel_coordinates`, in float32 only while that is
+    accurate to 1e-4 (affinities to 1e-4 relative, far below the solver's
+    own error), else in float64 or from direct differences (clusters far
+    apart relative to sigma); products accumulate in float64.
 
     Parameters
     ----------
@@ -116,13 +118,10 @@ class MatrixFreeOperator:
         xp = self.xp = namespace(X)
         self.dtype = xp.float32 if dtype is None else dtype
         dev = device(X)
-        Z = (xp.astype(X, xp.float64) - xp.mean(X, axis=0)) / (sigma * math.sqrt(2.0))
-        sq = xp.sum(Z * Z, axis=1)[:, None]
-        ones = xp.ones((Z.shape[0], 1), dtype=xp.float64, device=dev)
-        # [2z, -|z|^2, -1] . [z, 1, |z|^2] = -|z_i - z_j|^2
-        self._L = xp.astype(xp.concat([2.0 * Z, -sq, -ones], axis=1), self.dtype)
-        self._R = xp.astype(xp.concat([Z, ones, sq], axis=1), self.dtype)
-        self.n = Z.shape[0]
+        # Augmented coordinates (or, where float32 would cancel, float64 or the
+        # direct differences): see skdse._kernels.kernel_coordinates.
+        self._coords = kernel_coordinates(X, sigma, self.dtype)
+        self.n = X.shape[0]
         self.block_rows = int(block_rows)
         # On a GPU one tile is the whole row block (no cache to fit).
         self.tile_cols = 2048 if is_numpy(xp) else self.n
@@ -151,7 +150,8 @@ class MatrixFreeOperator:
                 # Column tiles keep each kernel tile in cache between its uses.
                 for c0 in range(start, self.n, self.tile_cols):
                     c1 = min(c0 + self.tile_cols, self.n)
-                    G = xp.exp(self._L[start:stop, :] @ self._R[c0:c1, :].T)
+                    E = self._coords.exponent(start, stop, c0, c1)
+                    G = xp.exp(xp.astype(E, self.dtype, copy=False))
                     rows = rows + xp.astype(G @ SV[c0:c1, :], xp.float64)
                     lo = max(c0, stop)  # columns past the diagonal block: use G twice
                     if lo < c1:
@@ -183,15 +183,117 @@ class MatrixFreeOperator:
 
     def toarray(self):
         xp = self.xp
-        return self._kernel_matmat(xp.eye(self.n, dtype=xp.float64, device=device(self._L)))
+        return self._kernel_matmat(xp.eye(self.n, dtype=xp.float64, device=device(self._scale)))
+
+
+#: Relative margin within which two neighbour distances may be a tie that the
+#: neighbour search's rounding split: such candidates are all re-measured.
+TIE_RTOL = 1e-6
+#: Searches with at most this many (query, row, feature) differences measure every pair.
+SMALL_SEARCH = 2**20
+
+
+def row_keys(X: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's values: equal rows, equal keys, whatever their position.
+
+    Orders neighbours tied at the same distance by value (then by index,
+    which then only separates duplicated rows), so that a row permutation
+    gives the same graph up to relabelling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._operators import row_keys
+    >>> k = row_keys(np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 2.0], [-0.0, 0.0], [0.0, 0.0]]))
+    >>> bool(k[0] == k[2]), bool(k[0] == k[1]), bool(k[3] == k[4])
+    (True, False, True)
+    """
+    values = np.asarray(X, dtype=np.float64) + 0.0  # -0.0 -> 0.0
+    bits = np.ascontiguousarray(values).view(np.uint64)
+    h = np.full(bits.shape[0], 0xCBF29CE484222325, dtype=np.uint64)
+    for c in range(bits.shape[1]):  # FNV-1a over the 64-bit words, then a splitmix64 finish
+        h = (h ^ bits[:, c]) * np.uint64(0x100000001B3)
+    h = (h ^ (h >> np.uint64(33))) * np.uint64(0xFF51AFD7ED558CCD)
+    return h ^ (h >> np.uint64(33))
+
+
+def nearest_rows(
+    Xq: np.ndarray, Xr: np.ndarray, k: int, offset: int = 0, exponent: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` rows of ``Xr`` nearest each row of ``Xq``, ties broken by value.
+
+    scikit-learn's search proposes candidates; every candidate that may tie
+    with the k-th (within :data:`TIE_RTOL`) is kept, all are re-measured
+    from their differences (so the same pair always gets the same distance,
+    and a row's distance to itself is exactly 0) and ordered by (distance,
+    :func:`row_keys`, index). The search runs on the rows scaled by
+    ``2**-exponent`` (default: from the largest value of either, so nothing
+    over- or underflows); distances are scaled back exactly (inf only past
+    the largest float). Returns distances, indices plus ``offset`` and the
+    neighbours' keys, each of shape (n_queries, k).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._operators import nearest_rows
+    >>> X = np.array([[0.0], [-1.0], [1.0], [5.0]])
+    >>> dist, idx, _ = nearest_rows(X[:1], X, 2)  # -1 and 1 tie at distance 1
+    >>> dist.tolist(), X[idx[0], 0].tolist()
+    ([[0.0, 1.0]], [0.0, 1.0])
+    >>> P = X[[0, 2, 1, 3]]  # the rows in another order: the same neighbour, by value
+    >>> P[nearest_rows(P[:1], P, 2)[1][0], 0].tolist()
+    [0.0, 1.0]
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    nq, nr = Xq.shape[0], Xr.shape[0]
+    k = min(k, nr)
+    keys = row_keys(Xr)
+    if exponent is None:
+        exponent = scale_exponent(max(float(np.max(np.abs(a))) for a in (Xq, Xr)))
+    Xq, Xr = (np.asarray(a, dtype=np.float64) * math.ldexp(1.0, -exponent) for a in (Xq, Xr))
+    if nq * nr * Xr.shape[1] <= SMALL_SEARCH:  # every pair, measured directly
+        dist, idx = _closest(Xq, Xr, np.broadcast_to(np.arange(nr), (nq, nr)), keys, k)
+    else:
+        centre = Xr.mean(axis=0)
+        R, Q = Xr - centre, Xq - centre
+        slack = 1e-7 * float(np.sqrt(np.max(np.einsum("ij,ij->i", R, R))))
+        search = NearestNeighbors().fit(R)
+        dist = np.empty((nq, k))
+        idx = np.empty((nq, k), dtype=np.intp)
+        todo, m = np.arange(nq), min(k + 2, nr)
+        while todo.size:  # more candidates for the rows whose last ones may still tie
+            d, j = search.kneighbors(Q[todo], n_neighbors=m)
+            done = (d[:, -1] > d[:, k - 1] * (1 + TIE_RTOL) + slack) | (m == nr)
+            rows = todo[done]
+            dist[rows], idx[rows] = _closest(Xq[rows], Xr, j[done], keys, k)
+            todo, m = todo[~done], min(2 * m, nr)
+    with np.errstate(over="ignore"):
+        dist = np.ldexp(dist, exponent)
+    return dist, idx + offset, keys[idx]
+
+
+def _closest(Xq, Xr, cand, keys, k):
+    """Of the candidate rows ``cand`` of each query, the ``k`` first by (distance, key, index)."""
+    exact = np.empty(cand.shape)
+    step = max(1, 2**22 // max(cand.shape[1] * Xr.shape[1], 1))
+    for a in range(0, cand.shape[0], step):
+        diff = Xq[a : a + step, None, :] - Xr[cand[a : a + step]]
+        exact[a : a + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    order = np.lexsort((cand, keys[cand], exact), axis=1)[:, :k]
+    return np.take_along_axis(exact, order, 1), np.take_along_axis(cand, order, 1)
 
 
 def knn_search(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and indices of each point's ``n_neighbors + 1`` nearest points (itself first)."""
-    from sklearn.neighbors import NearestNeighbors
+    """Distances and indices of each point's ``n_neighbors + 1`` nearest points (itself first).
 
+    Ties at equal distance are broken by the rows' values (:func:`nearest_rows`),
+    so the graph does not depend on the order of the rows; a duplicate of a
+    point may stand first in its place, at distance 0.
+    """
     k = min(n_neighbors, X.shape[0] - 1)
-    return NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)
+    dist, idx, _ = nearest_rows(X, X, k + 1)
+    return dist, idx
 
 
 def knn_graph(dist: np.ndarray, idx: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -202,20 +304,24 @@ def knn_graph(dist: np.ndarray, idx: np.ndarray) -> tuple[sp.csr_matrix, np.ndar
     however they were found (one machine or a cluster's blocks).
     """
     n, k = dist.shape[0], dist.shape[1] - 1
+    if not np.isfinite(dist).all():
+        raise ValueError(
+            "Neighbour distances of X overflow float64 (X spans a range close to the "
+            "largest float); rescale X (the kNN affinity does not change)."
+        )
     sigmas = dist[:, k].copy()
     positive = sigmas[sigmas > 0]
     floor = positive.min() if positive.size else 1.0
     sigmas[sigmas <= 0] = floor  # a point with k duplicates: smallest positive scale
-    # Squared distances on the kNN graph, offset by 1 so that a distance of 0
-    # (duplicates) is still stored; the union with the transpose then keeps
-    # every pair where either point is among the other's neighbours.
+    # The affinity of each (point, neighbour) pair is symmetric in the pair
+    # (both distances are the same arithmetic on the same rows); the union
+    # with the transpose keeps every pair where either point is among the
+    # other's neighbours.
     rows = np.repeat(np.arange(n), k + 1)
-    D2 = sp.csr_matrix((dist.ravel() ** 2 + 1.0, (rows, idx.ravel())), shape=(n, n))
-    D2 = D2.maximum(D2.T).tocoo()
-    r, c = D2.row, D2.col
-    w = np.exp(-(D2.data - 1.0) / (2.0 * sigmas[r] * sigmas[c]))
-    w[r == c] = 1.0
-    G = sp.csr_matrix((w, (r, c)), shape=(n, n))
+    cols, d = idx.ravel(), dist.ravel()
+    w = np.exp(-0.5 * (d / sigmas[rows]) * (d / sigmas[cols]))  # no under- or overflow
+    W = sp.csr_matrix((w, (rows, cols)), shape=(n, n))
+    G = W.maximum(W.T).tocsr()
     G.setdiag(1.0)
     return G, sigmas
 

@@ -171,3 +171,91 @@ def test_dsmi_same_for_any_n_jobs(n_jobs):
     # n_jobs=2 computes the terms in other processes (other BLAS threads): exact
     # solver, float64, so within the reproducibility tolerance, not bit for bit
     assert abs(dsmi(X, y, random_state=3, n_jobs=n_jobs) - serial) <= EXACT_TOL
+
+
+# The hard regions, searched on purpose: magnitudes near the float64 limits,
+# majority-duplicate rows, one far outlier, integer grids with tied distances
+# and tiny N (issue 12, item 8).
+
+magnitudes = st.integers(-300, 300).map(lambda k: 10.0**k)
+tiny_sizes = st.integers(2, 5)
+adaptive = st.sampled_from(["scale", "median"])
+
+
+def _close(a, b, rel=TOL):
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def _in_bounds(h, n, base=2.0):
+    return -1e-12 <= h <= math.log(n) / math.log(base) + 1e-12
+
+
+@given(seeds, st.integers(2, 20), st.integers(1, 4), adaptive, magnitudes)
+def test_adaptive_bandwidth_scale_invariant_at_any_magnitude(seed, n, d, bandwidth, c):
+    X = _data(seed, n, d)
+    h = dse(c * X, bandwidth=bandwidth)
+    assert _in_bounds(h, n)
+    assert _close(h, dse(X, bandwidth=bandwidth))
+
+
+@given(seeds, st.integers(2, 20), st.integers(1, 4), magnitudes, st.floats(0.2, 5.0))
+def test_fixed_bandwidth_at_any_magnitude(seed, n, d, c, s):
+    X = _data(seed, n, d)
+    h = dse(c * X, bandwidth=c * s)
+    assert _in_bounds(h, n)
+    assert _close(h, dse(X, bandwidth=s))
+
+
+@given(seeds, st.integers(1, 6), st.integers(4, 30), st.integers(1, 16), adaptive, scales)
+def test_majority_duplicates(seed, n_other, n_dup, d, bandwidth, shift):
+    rng = np.random.default_rng(seed)
+    X = np.r_[np.repeat(rng.normal(size=(1, d)), n_dup, axis=0), rng.normal(size=(n_other, d))]
+    X = X[rng.permutation(len(X))]
+    h = dse(X, bandwidth=bandwidth)
+    # the kernel has one row per distinct point: at most that many nonzero eigenvalues
+    assert -1e-12 <= h <= math.log2(n_other + 1) + 1e-9
+    moved = X + shift * 100.0 * rng.normal(size=d)
+    assert _close(dse(moved, bandwidth=bandwidth), h, 1e-7)
+
+
+@given(seeds, st.integers(3, 20), st.integers(1, 4), st.integers(3, 300), st.floats(0.5, 3.0))
+def test_one_far_outlier_is_isolated(seed, n, d, k, s):
+    X = _data(seed, n, d)
+    outlier = 10.0**k * np.random.default_rng(seed + 1).normal(size=(1, d))
+    assume(np.abs(outlier).max() > 1e3 * (s + np.abs(X).max()))
+    with_outlier = np.r_[X, outlier]
+    est = DiffusionSpectralEntropy(bandwidth=s, solver="exact")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        alone = est.fit(X).eigenvalues_
+        both = est.fit(with_outlier).eigenvalues_
+    # the outlier adds one eigenvalue 1 and leaves the others as they were
+    np.testing.assert_allclose(both, np.sort(np.r_[alone, 1.0])[::-1], atol=1e-12)
+    h = dse(with_outlier, bandwidth="scale")
+    assert _in_bounds(h, n + 1)
+
+
+grid_bandwidths = st.one_of(st.floats(0.3, 3.0), adaptive, st.sampled_from(["knn"]))
+
+
+@given(seeds, st.integers(4, 40), st.integers(1, 3), st.integers(1, 4), grid_bandwidths)
+def test_integer_grids_permutation_invariant(seed, n, d, side, bandwidth):
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, side + 1, size=(n, d)).astype(float)
+    assume(len(np.unique(X, axis=0)) >= 2)
+    perm = rng.permutation(n)
+    kw = dict(bandwidth=bandwidth, n_neighbors=min(5, n - 1))
+    h = dse(X, **kw)
+    assert _in_bounds(h, n)
+    assert abs(dse(X[perm], **kw) - h) < 1e-9
+
+
+@given(seeds, tiny_sizes, st.integers(1, 3), grid_bandwidths, magnitudes)
+def test_tiny_n(seed, n, d, bandwidth, c):
+    X = _data(seed, n, d)
+    kw = dict(bandwidth=bandwidth, n_neighbors=1)
+    h = dse(X, **kw)
+    assert _in_bounds(h, n)
+    assert abs(dse(X[::-1], **kw) - h) < 1e-9
+    if bandwidth in ("scale", "median", "knn"):
+        assert _close(dse(c * X, **kw), h)

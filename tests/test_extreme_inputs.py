@@ -1,0 +1,236 @@
+"""Regression tests: inputs at the edges of floating point (issue 12, item 8).
+
+Far-apart clusters in float32, majority-duplicate rows, magnitudes near the
+float64 limits, vanishing bandwidths and tied kNN distances each gave a
+silent wrong number or a raw LinAlgError.
+"""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from skdse import (
+    DiffusionSpectralEntropy,
+    adjacency_spectral_entropy,
+    diffusion_matrix_entry_entropy,
+    diffusion_spectral_entropy,
+)
+from skdse._kernels import diffusion_operator, resolve_bandwidth
+from skdse._operators import DenseOperator, MatrixFreeOperator, knn_search
+
+
+def dse(X, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # degenerate kernels are the point here
+        return diffusion_spectral_entropy(X, **kw)
+
+
+def _far_clusters(n=400, d=8, gap=1e4, seed=0):
+    X = np.random.default_rng(seed).normal(size=(n, d))
+    X[: n // 2, 0] += gap
+    return X
+
+
+# 1. float32 kernels of clusters far apart relative to sigma
+
+
+def test_float32_operators_accurate_for_far_clusters():
+    X = _far_clusters()
+    A, _ = diffusion_operator(X, 10.0)  # float64 reference
+    V = np.random.default_rng(1).normal(size=(X.shape[0], 3))
+    ref = A @ V
+    for op in (
+        DenseOperator(X, 10.0, dtype=np.float32),
+        MatrixFreeOperator(X, 10.0, block_rows=128, n_threads=1),
+    ):
+        # the float32 norm expansion of |z|^2 ~ 1e5 gave errors of order 1e-1
+        assert np.abs(op.matmat(V) - ref).max() < 1e-4 * np.abs(ref).max()
+
+
+def test_float32_entropy_and_its_standard_error_are_honest_for_far_clusters():
+    X = _far_clusters(n=300)
+    exact = dse(X, bandwidth=10.0, solver="exact")
+    assert abs(dse(X, bandwidth=10.0, solver="exact", dtype="float32") - exact) < 1e-3
+    for operator in ("dense", "matrix_free"):
+        est = DiffusionSpectralEntropy(
+            bandwidth=10.0, solver="slq", operator=operator, random_state=0
+        ).fit(X)
+        # within slq's own reported error (was 1-2 bits off with a std of 0.01)
+        assert abs(est.entropy_ - exact) < 4 * est.entropy_std_ + 0.02
+
+
+def test_dask_float32_kernels_accurate_for_far_clusters():
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    from skdse._dask import DaskMatrixFreeOperator, dask_diffusion_operator
+
+    X = _far_clusters(n=300)
+    A, degrees = diffusion_operator(X, 10.0)
+    Xd = da.from_array(X, chunks=(100, -1))
+    V = np.random.default_rng(1).normal(size=(X.shape[0], 2))
+    with dask.config.set(scheduler="synchronous"):
+        A32, _ = dask.compute(*dask_diffusion_operator(Xd, 10.0, np.float32))
+        free = DaskMatrixFreeOperator(Xd, 10.0)
+        assert np.abs(free.matmat(V) - A @ V).max() < 1e-4 * np.abs(A @ V).max()
+    assert np.abs(A32 - A).max() < 1e-5
+    np.testing.assert_allclose(free.degrees, degrees, rtol=1e-5)
+
+
+# 2. "median" with a majority of duplicated rows
+
+
+def test_median_bandwidth_of_majority_duplicates_is_translation_invariant():
+    rng = np.random.default_rng(0)
+    X = np.r_[np.repeat(rng.normal(size=(1, 16)), 90, axis=0), rng.normal(size=(10, 16))]
+    sigma = resolve_bandwidth(X, "median")
+    for shift in (1e4, -3.7e6):
+        Y = X + shift
+        # rounding gave the duplicates distances of ~1e-12 and sigma collapsed to ~1e-7
+        assert resolve_bandwidth(Y, "median") == pytest.approx(sigma, rel=1e-6)
+        assert dse(Y, bandwidth="median") == pytest.approx(dse(X, bandwidth="median"), abs=1e-6)
+
+
+def test_median_bandwidth_counts_duplicated_pairs():
+    a, b = np.random.default_rng(0).normal(size=(2, 16))
+    ab = np.linalg.norm(a - b)
+    # 6 rows at a, 4 at b: 15 + 6 zero pairs out of 45, so the median is |a - b|
+    X = np.r_[np.repeat([a], 6, axis=0), np.repeat([b], 4, axis=0)]
+    assert resolve_bandwidth(X, "median") == pytest.approx(ab, rel=1e-12)
+    # zeros the majority (90/10, and 8/2 far from the origin): the positive distances decide
+    # (rounding used to give the duplicates ~1e-8 and sigma collapsed to that)
+    X = np.r_[np.repeat([a], 90, axis=0), np.repeat([b], 10, axis=0)]
+    assert resolve_bandwidth(X, "median") == pytest.approx(ab, rel=1e-12)
+    X = np.r_[np.repeat([a], 8, axis=0), np.repeat([b], 2, axis=0)] + 1e6
+    assert resolve_bandwidth(X, "median") == pytest.approx(ab, rel=1e-8)
+
+
+# 3. "scale" and "median" at extreme magnitudes
+
+
+@pytest.mark.parametrize("bandwidth", ["scale", "median"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_adaptive_bandwidths_are_scale_invariant_at_extreme_magnitudes(bandwidth, dtype):
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    ref = dse(X, bandwidth=bandwidth)
+    sigma = resolve_bandwidth(X, bandwidth)
+    scales = (1e160, 1e-170, 1e300, 1e-300) if dtype == "float64" else (1e20, 1e-23, 1e35)
+    for c in scales:
+        Xc = (c * X).astype(dtype)
+        assert resolve_bandwidth(Xc, bandwidth) == pytest.approx(c * sigma, rel=1e-5)
+        assert dse(Xc, bandwidth=bandwidth, dtype=dtype) == pytest.approx(ref, abs=1e-5)
+
+
+def test_fixed_bandwidth_kernel_does_not_overflow():
+    X = 1.0 + np.abs(np.random.default_rng(0).normal(size=(30, 3)))
+    for c in (1e307, 1e-200):  # the column sums of 1e307 * X overflow
+        assert dse(c * X, bandwidth=2.0 * c) == pytest.approx(dse(X, bandwidth=2.0), abs=1e-9)
+
+
+def test_sigma_beyond_float64_refused():
+    X = np.zeros((4, 30))
+    X[0] = 1.7e308
+    with pytest.raises(ValueError, match="bandwidth='scale'.*Rescale X"):
+        resolve_bandwidth(X, "scale")
+
+
+# 4. a non-finite kernel never reaches the eigensolver
+
+
+def test_vanishing_bandwidth_gives_its_limit():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    assert dse(X, bandwidth=1e-200) == pytest.approx(math.log2(20), abs=1e-12)
+    assert dse(X, bandwidth=5e-324) == pytest.approx(math.log2(20), abs=1e-12)
+    # duplicates stay together: 12 distinct rows, isolated from each other
+    Xd = np.r_[X[:12], X[:8]]
+    assert dse(Xd, bandwidth=1e-200) == pytest.approx(math.log2(12), abs=1e-12)
+    with pytest.warns(UserWarning, match="too small"):
+        diffusion_spectral_entropy(X, bandwidth=1e-200)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in reduce:RuntimeWarning")
+def test_data_near_the_largest_float():
+    # (the warning is scikit-learn's finiteness check summing X: inf - inf)
+    X = np.clip(np.random.default_rng(0).normal(size=(40, 3)), -2, 2) * 8e307
+    h = dse(X, bandwidth="scale")
+    assert h == pytest.approx(dse(X / 8e307, bandwidth="scale"), abs=1e-9)
+    assert dse(X, bandwidth=1.0) == pytest.approx(math.log2(40), abs=1e-12)
+
+
+def test_matrix_free_on_a_large_feature_with_a_small_bandwidth():
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    X[:, 0] *= 1e6
+    X[100:] = X[:100] + 0.1  # each point has one neighbour within the bandwidth
+    ref = dse(X, bandwidth=1.0, solver="exact")
+    est = DiffusionSpectralEntropy(
+        bandwidth=1.0, solver="slq", operator="matrix_free", random_state=0
+    ).fit(X)
+    assert np.isfinite(est.entropy_)
+    assert abs(est.entropy_ - ref) < 4 * est.entropy_std_ + 0.02
+
+
+# 5. the baselines share the kernel
+
+
+def test_baselines_at_extreme_magnitudes_and_bandwidths():
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    for kind in ("gaussian", "normalized"):
+        ref = adjacency_spectral_entropy(X, kind=kind)
+        assert adjacency_spectral_entropy(1e230 * X, kind=kind) == pytest.approx(ref, abs=1e-9)
+        assert adjacency_spectral_entropy(1e-230 * X, kind=kind) == pytest.approx(ref, abs=1e-9)
+    ref = diffusion_matrix_entry_entropy(X)
+    assert diffusion_matrix_entry_entropy(1e230 * X) == pytest.approx(ref, abs=1e-9)
+    # vanishing bandwidth: P is the identity, N entries of 1/N
+    assert diffusion_matrix_entry_entropy(X, bandwidth=1e-200) == pytest.approx(math.log2(30))
+    assert adjacency_spectral_entropy(X, bandwidth=1e-200) == pytest.approx(math.log2(30))
+
+
+# 6. kNN ties
+
+
+def _grid(n=10):
+    return np.array([[i, j] for i in range(n) for j in range(n)], dtype=float)
+
+
+def test_knn_affinity_does_not_depend_on_row_order_with_ties():
+    g = _grid(12)
+    ref = dse(g, bandwidth="knn", n_neighbors=5)
+    for seed in range(3):
+        perm = np.random.default_rng(seed).permutation(len(g))
+        assert dse(g[perm], bandwidth="knn", n_neighbors=5) == pytest.approx(ref, abs=1e-9)
+
+
+def test_knn_search_breaks_ties_by_value():
+    g = _grid(6)
+    perm = np.random.default_rng(0).permutation(len(g))
+    dist, idx = knn_search(g, 4)
+    pdist, pidx = knn_search(g[perm], 4)
+    np.testing.assert_array_equal(pdist, dist[perm])
+    # the same neighbours (as points), in the same order
+    np.testing.assert_array_equal(g[perm][pidx], g[idx][perm])
+    assert (dist[:, 0] == 0).all()
+
+
+def test_dask_knn_search_equals_the_in_memory_one_with_ties():
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    from skdse._dask import dask_knn_search
+
+    g = _grid(9)[np.random.default_rng(0).permutation(81)]
+    with dask.config.set(scheduler="synchronous"):
+        dist, idx = dask_knn_search(da.from_array(g, chunks=(20, -1)), 6)
+    ref_dist, ref_idx = knn_search(g, 6)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(dist, ref_dist)  # same pairs, same arithmetic
+
+
+def test_eigensolver_refuses_a_non_finite_operator_clearly():
+    from skdse._spectrum import exact_eigenvalues
+
+    A = np.eye(3)
+    A[0, 1] = A[1, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        exact_eigenvalues(A)
