@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ._kernels import KernelDiagnostics, kernel_coordinates, kernel_exponent, scale_exponent
-from ._validation import available_memory_bytes
+from ._resources import available_memory_bytes
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
 TILE_COLS = 2048

@@ -20,11 +20,11 @@ from ._dask import is_dask_array
 from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth, warn_if_degenerate
 from ._operators import DenseOperator, KnnOperator, MatrixFreeOperator
 from ._progress import progress
+from ._resources import available_memory_bytes, cpu_budget, threads_per_task
 from ._slq import QuadratureSpectrum, slq_spectrum
 from ._spectrum import ExactSpectrum, exact_eigenvalues
 from ._validation import (
     EntropyParams,
-    available_memory_bytes,
     check_dense_fits,
     check_memory,
     check_X,
@@ -122,7 +122,9 @@ def _slq_operator(X, sigma, params: EntropyParams):
         )
         return DenseOperator(X, sigma, dtype=xp.float32)
     check_krylov_fits(n, params, available=device_free)
-    return MatrixFreeOperator(X, sigma, block_rows=MATRIX_FREE_BLOCK)
+    return MatrixFreeOperator(
+        X, sigma, block_rows=MATRIX_FREE_BLOCK, n_threads=cpu_budget(params.n_jobs)
+    )
 
 
 def diffusion_spectrum(
@@ -212,9 +214,9 @@ def _dask_spectrum(X, sigma, params: EntropyParams, rng):
     return _slq(op, params, rng)
 
 
-def _spectrum_job(X, X_host, sigma, params: EntropyParams, seed: int):
-    """What the cache stores; ``X_host`` is the key, ``X`` (ignored) the data."""
-    return diffusion_spectrum(X, sigma, params, np.random.default_rng(seed))
+def _spectrum_job(X, X_host, sigma, params: EntropyParams, seed: int, n_jobs=None):
+    """What the cache stores; ``X_host`` is the key, ``X`` and ``n_jobs`` (ignored) the data."""
+    return diffusion_spectrum(X, sigma, replace(params, n_jobs=n_jobs), np.random.default_rng(seed))
 
 
 def cached_spectrum(X, sigma, params: EntropyParams, seed: int):
@@ -222,7 +224,7 @@ def cached_spectrum(X, sigma, params: EntropyParams, seed: int):
 
     The key is the data (its host copy), sigma, the seed and every parameter
     that changes the spectrum; t, base and verbose are left out, so a cached
-    spectrum serves any diffusion time. Hits return the stored float64
+    spectrum serves any diffusion time, and n_jobs too. Hits return the stored float64
     spectrum bit for bit.
     """
     if params.memory is None:
@@ -230,9 +232,11 @@ def cached_spectrum(X, sigma, params: EntropyParams, seed: int):
     if resolve_solver(X.shape[0], params) == "exact":
         seed = 0  # the exact spectrum is not random: do not let the seed miss the cache
     memory = as_joblib_memory(params.memory)
-    key = replace(params, t=1.0, base=2.0, verbose=0, n_repeats=1, backend="auto", memory=None)
-    job = memory.cache(_spectrum_job, ignore=["X"])
-    return job(X, to_numpy(X), sigma, key, seed)
+    key = replace(
+        params, t=1.0, base=2.0, verbose=0, n_repeats=1, backend="auto", memory=None, n_jobs=None
+    )
+    job = memory.cache(_spectrum_job, ignore=["X", "n_jobs"])
+    return job(X, to_numpy(X), sigma, key, seed, n_jobs=params.n_jobs)
 
 
 def subsample_indices(n: int, max_samples: int | None, rng):
@@ -285,9 +289,11 @@ def compute_dse(
     A float ``params.bandwidth`` is used as sigma; ``"scale"`` and
     ``"median"`` are resolved on the full ``X`` before any subsampling. With
     ``n_subsamples > 1`` and more rows than ``max_samples``, each subsample is
-    an independent task (joblib, so a ``parallel_config(backend="dask")``
-    spreads them over a cluster), seeded by ``SeedSequence.spawn``: the result
-    does not depend on how many workers ran them.
+    an independent task (joblib with ``params.n_jobs`` workers, so a
+    ``parallel_config(backend="dask")`` spreads them over a cluster), seeded
+    by ``SeedSequence.spawn``: the result does not depend on how many workers
+    ran them. The workers share ``params.n_jobs``'s CPUs for their products
+    (:func:`~skdse._resources.threads_per_task`).
     """
     rng = check_random_state(random_state)
     idx = subsample_indices(X.shape[0], params.max_samples, rng)
@@ -305,7 +311,8 @@ def compute_dse(
             np.sort(np.random.default_rng(q).choice(X.shape[0], params.max_samples, replace=False))
             for q in seqs
         ]
-        member_params = replace(params, verbose=0)
+        threads = threads_per_task(params.n_jobs, params.n_subsamples)
+        member_params = replace(params, verbose=0, n_jobs=threads)
         if is_dask_array(X):
             # gathered in one pass over the cluster; the members are NumPy tasks
             import dask
@@ -313,7 +320,7 @@ def compute_dse(
             members = dask.compute(*[X[p] for p in picks])
         else:
             members = (take_rows(X, p) for p in picks)  # taken as joblib dispatches
-        jobs = Parallel(return_as="generator")(
+        jobs = Parallel(n_jobs=params.n_jobs, return_as="generator")(
             delayed(cached_spectrum)(Xm, sigma, member_params, int(q.generate_state(1)[0]))
             for Xm, q in zip(members, seqs)
         )
@@ -355,6 +362,7 @@ def diffusion_spectral_entropy(
     verbose=0,
     memory=None,
     random_state=None,
+    n_jobs=None,
 ) -> float:
     """Diffusion spectral entropy (DSE) of a set of points.
 
@@ -445,6 +453,19 @@ def diffusion_spectral_entropy(
         Seeds the subsample, the ``"median"`` bandwidth and slq's probes. An
         int in ``[0, 2**32 - 1]``; a ``numpy.random.Generator`` is refused (as
         in scikit-learn): pass an integer drawn from it.
+    n_jobs : int or None, default=None
+        CPUs to use, in scikit-learn's meaning (-1: all usable CPUs, -2: all
+        but one, ...), counted as joblib counts them: CPU affinity and the
+        cgroup CPU quota of a container or job, not the machine's cores. It
+        sets the workers of the ``n_subsamples`` ensemble (joblib; None: 1,
+        unless a ``joblib.parallel_config`` context sets another number) and
+        the threads of slq's matrix-free products, which the ensemble's
+        workers share (workers x threads stay within n_jobs). For those
+        threads None means every usable CPU, as BLAS threads do: one product
+        is one task, and splitting it over threads changes only the
+        summation order. The result does not depend on n_jobs beyond
+        float64 rounding. The dense operator's and the exact eigensolver's
+        BLAS threads are left to BLAS (``threadpoolctl`` sets them).
 
     Returns
     -------

@@ -109,6 +109,13 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         (not t), as ``Pipeline(memory=...)``; hits are bit-identical.
     random_state : int, RandomState instance or None, default=None
         Seeds subsampling, the ``"median"`` bandwidth and slq's probes.
+    n_jobs : int or None, default=None
+        CPUs to use (scikit-learn's meaning; -1: all usable CPUs, counting
+        CPU affinity and cgroup quota): workers of the ``n_subsamples``
+        ensemble (None: 1 unless in a ``joblib.parallel_config`` context)
+        and threads of slq's matrix-free products, shared by those workers
+        (None: every usable CPU). See :func:`diffusion_spectral_entropy`;
+        the result does not depend on it beyond float64 rounding.
 
     Attributes
     ----------
@@ -175,6 +182,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         verbose=0,
         memory=None,
         random_state=None,
+        n_jobs=None,
     ):
         self.bandwidth = bandwidth
         self.t = t
@@ -192,6 +200,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.verbose = verbose
         self.memory = memory
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     @releases_device_memory
     def fit(self, X, y=None):
@@ -345,7 +354,11 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     random_state : int, RandomState instance or None, default=None
         Seeds the random subsets, slq's probes and the default clusterer.
     n_jobs : int or None, default=None
-        Terms computed in parallel by joblib; the result does not depend on it.
+        Terms computed in parallel by joblib (None: 1 unless in a
+        ``joblib.parallel_config`` context; -1: all usable CPUs); the terms
+        running at once share the CPUs of slq's matrix-free products (terms
+        x threads within n_jobs, or within the usable CPUs for None). The
+        result does not depend on it beyond float64 rounding.
 
     Attributes
     ----------

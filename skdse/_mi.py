@@ -22,6 +22,7 @@ from ._entropy import cached_spectrum, resolve_solver
 from ._kernels import resolve_bandwidth, warn_if_degenerate
 from ._partition import partition_reference
 from ._progress import progress
+from ._resources import threads_per_task
 from ._validation import (
     EntropyParams,
     check_dense_fits,
@@ -238,7 +239,11 @@ def compute_dsmi(
             itemsize=params.itemsize,
             available=device_memory_bytes(namespace(X), X),
         )
-    term = functools.partial(_dse_term, sigma=sigma, params=replace(params, verbose=0))
+    # the terms running at once share n_jobs's CPUs for their matrix-free products
+    threads = threads_per_task(n_jobs, n_groups * (1 + params.n_repeats))
+    term = functools.partial(
+        _dse_term, sigma=sigma, params=replace(params, verbose=0, n_jobs=threads)
+    )
     groups, sizes, conditional, marginal, widest = matched_subset_mi(
         X,
         y,
@@ -334,7 +339,12 @@ def diffusion_spectral_mutual_information(
         the result does not depend on ``n_jobs``).
     n_jobs : int or None, default=None
         Terms (each class and each repeat) computed in parallel by joblib
-        (for host arrays; on a GPU the terms run in turn).
+        (for host arrays; on a GPU the terms run in turn); None means 1
+        unless a ``joblib.parallel_config`` context sets another number, -1
+        every usable CPU (CPU affinity and cgroup quota). The terms running
+        at once share the CPUs for slq's matrix-free products: terms x
+        threads stay within n_jobs (None: within the usable CPUs). The
+        result does not depend on n_jobs beyond float64 rounding.
 
     Returns
     -------

@@ -15,19 +15,53 @@ and the kernel diagnostics.
 from __future__ import annotations
 
 import math
-import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
 from array_api_compat import device
-from threadpoolctl import threadpool_limits
+from threadpoolctl import OpenBLASController, threadpool_limits
 
 from ._backend import is_numpy, namespace, to_numpy
 from ._kernels import KernelDiagnostics, diffusion_operator, kernel_coordinates, scale_exponent
+from ._resources import usable_cpu_count
 
 #: Default number of neighbours of the kNN operator.
 N_NEIGHBORS = 15
+
+_PINNED = {"depth": 0, "limiter": None}
+_PIN_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS on one thread while any product in this process needs it.
+
+    BLAS settings are process-wide: products running at once in threads
+    (joblib's threading backend) would each save and restore them, and one
+    that saved the others' limit could leave BLAS on one thread for good.
+    The first one in sets the limit, the last one out restores it, whichever
+    thread that is (threadpoolctl >= 3.8 lets only the thread that set an
+    OpenBLAS limit change it again, so the restoring thread takes over).
+    """
+    with _PIN_LOCK:
+        if _PINNED["depth"] == 0:
+            _PINNED["limiter"] = threadpool_limits(limits=1, user_api="blas")
+        _PINNED["depth"] += 1
+    try:
+        yield
+    finally:
+        with _PIN_LOCK:
+            _PINNED["depth"] -= 1
+            if _PINNED["depth"] == 0:
+                release = getattr(OpenBLASController, "clear_controlling_thread", None)
+                if release is not None:
+                    release(force=True)
+                _PINNED["limiter"].restore_original_limits()
+                if release is not None:
+                    release(force=True)
 
 
 class DenseOperator:
@@ -57,9 +91,10 @@ class MatrixFreeOperator:
     Each product makes one pass over the upper half of the N x N kernel
     (it is symmetric), a row block at a time: ``-||z_i - z_j||^2`` comes out
     of a single matrix product of augmented coordinates, then one ``exp``.
-    On NumPy, blocks are spread over threads (BLAS pinned to one thread each); on a GPU they run in
-    turn. Kernel blocks are formed in ``dtype`` (float32 by default: twice
-    as fast); their exponents come from
+    On NumPy, blocks are spread over ``n_threads`` threads (BLAS pinned to
+    one thread each, so the thread count changes only the float64 summation
+    order); on a GPU they run in turn. Kernel blocks are formed in
+    ``dtype`` (float32 by default: twice as fast); their exponents come from
     :func:`skdse._kernels.kernel_coordinates`, in float32 only while that is
     accurate to 1e-4 (affinities to 1e-4 relative, far below the solver's
     own error), else in float64 or from direct differences (clusters far
@@ -74,7 +109,9 @@ class MatrixFreeOperator:
         ``block_rows * n_samples * itemsize`` per thread).
     dtype : dtype of X's namespace, default float32
     n_threads : int or None
-        Threads over row blocks (NumPy only); None uses the CPU count.
+        Threads over row blocks (NumPy only); None uses every CPU this
+        process may use (:func:`~skdse._resources.usable_cpu_count`: CPU
+        affinity and cgroup quota, not the machine's core count).
     """
 
     def __init__(self, X, sigma, *, block_rows=1024, dtype=None, n_threads=None):
@@ -88,7 +125,7 @@ class MatrixFreeOperator:
         self.block_rows = int(block_rows)
         # On a GPU one tile is the whole row block (no cache to fit).
         self.tile_cols = 2048 if is_numpy(xp) else self.n
-        self.n_threads = (n_threads or os.cpu_count() or 1) if is_numpy(xp) else 1
+        self.n_threads = (n_threads or usable_cpu_count()) if is_numpy(xp) else 1
         self._scale = xp.ones((self.n,), dtype=xp.float64, device=dev)
         self.degrees = self._kernel_matmat(xp.ones((self.n, 1), dtype=xp.float64, device=dev))[:, 0]
         self._scale = 1.0 / xp.sqrt(self.degrees)
@@ -123,13 +160,19 @@ class MatrixFreeOperator:
                 acc[start:stop, :] = acc[start:stop, :] + rows
             return acc
 
-        if self.n_threads == 1:
+        if not is_numpy(xp):
             out = work(starts)
         else:
+            # BLAS on one thread even when n_threads is 1: each block is then
+            # summed in the same order whatever the thread count, and results
+            # differ by float64 rounding only (not float32's).
             shares = [starts[i :: self.n_threads] for i in range(self.n_threads)]
-            with threadpool_limits(limits=1, user_api="blas"):
-                with ThreadPoolExecutor(self.n_threads) as pool:
-                    accs = list(pool.map(work, shares))
+            with one_blas_thread():
+                if self.n_threads == 1:
+                    accs = [work(starts)]
+                else:
+                    with ThreadPoolExecutor(self.n_threads) as pool:
+                        accs = list(pool.map(work, shares))
             out = accs[0]
             for acc in accs[1:]:
                 out = out + acc

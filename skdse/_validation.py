@@ -16,6 +16,7 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 
 from ._backend import is_numpy, namespace, to_backend, to_numpy
+from ._resources import available_memory_bytes
 
 BANDWIDTH_STRINGS = ("scale", "median", "knn")
 SOLVERS = ("auto", "exact", "slq")
@@ -199,6 +200,7 @@ class EntropyParams:
     verbose: int = 0
     memory: object = None
     n_repeats: int = 1
+    n_jobs: int | None = None
 
     @property
     def itemsize(self) -> int:
@@ -213,10 +215,10 @@ def entropy_params_from(namespace: dict) -> EntropyParams:
     """Validate the entropy parameters found among a function's arguments.
 
     ``entropy_params_from(locals())`` at the top of a public function picks
-    the arguments that are :class:`EntropyParams` fields (and ``n_jobs``,
-    ``random_state``, which are checked but not kept).
+    the arguments that are :class:`EntropyParams` fields (and
+    ``random_state``, which is checked but not kept).
     """
-    names = set(EntropyParams.__dataclass_fields__) | {"n_jobs", "random_state"}
+    names = set(EntropyParams.__dataclass_fields__) | {"random_state"}
     return check_entropy_params(**{k: v for k, v in namespace.items() if k in names})
 
 
@@ -245,8 +247,6 @@ def check_entropy_params(
 
     Each wrong value raises a ValueError or TypeError that names it.
     """
-    if n_jobs is not None and not isinstance(n_jobs, numbers.Integral):
-        raise TypeError(f"n_jobs must be an integer or None, got {n_jobs!r}.")
     validate_random_state(random_state)
     return EntropyParams(
         bandwidth=check_bandwidth(bandwidth),
@@ -265,7 +265,19 @@ def check_entropy_params(
         verbose=_check_int("verbose", verbose, lower=0),
         memory=_check_memory(memory),
         n_repeats=_check_int("n_repeats", n_repeats, lower=1),
+        n_jobs=check_n_jobs(n_jobs),
     )
+
+
+def check_n_jobs(n_jobs) -> int | None:
+    """None or a nonzero integer (-1: every usable CPU; -2: all but one; ...)."""
+    if n_jobs is None:
+        return None
+    if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, (bool, np.bool_)):
+        raise TypeError(f"n_jobs must be an integer or None, got {n_jobs!r}.")
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be None, a positive integer or a negative one, got 0.")
+    return int(n_jobs)
 
 
 def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "float64"):
@@ -415,21 +427,6 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
             "scalar y into n_bins groups."
         )
     return y
-
-
-def available_memory_bytes() -> int | None:
-    """Memory the operating system says is available, or None if it cannot tell."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def check_memory(need: int, what: str, advice: str, available=None) -> None:

@@ -116,6 +116,7 @@ def make_dse_scorer(
     backend="auto",
     dtype="float64",
     random_state=None,
+    n_jobs=None,
     greater_is_better: bool = True,
 ):
     """Make a scorer that returns the DSE of ``estimator.transform(X)``.
@@ -128,6 +129,9 @@ def make_dse_scorer(
     bandwidth, t, base, max_samples, n_subsamples, solver, operator, \
 n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
         As in :func:`skdse.diffusion_spectral_entropy`.
+    n_jobs : int or None, default=None
+        CPUs of each call's subsample workers and matrix-free products, as in
+        :func:`skdse.diffusion_spectral_entropy`.
     greater_is_better : bool, default=True
         As in :func:`sklearn.metrics.make_scorer`: True returns the DSE, so a
         search picks the most spread-out embedding; False returns its
@@ -153,7 +157,7 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
     """
     sign = _check_greater_is_better(greater_is_better)
     params = entropy_params_from(locals())
-    return _EmbeddingScorer("dse", params, random_state, greater_is_better=sign)
+    return _EmbeddingScorer("dse", params, random_state, n_jobs, greater_is_better=sign)
 
 
 def make_dsmi_scorer(
