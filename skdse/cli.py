@@ -104,6 +104,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
     parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="CPUs to use, as scikit-learn's n_jobs (-1: all this process may use; "
+        "default: all for the matrix-free products, one process for the terms)",
+    )
+    parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
         help="compute on a Dask cluster: a scheduler address such as tcp://host:8786, "
@@ -175,6 +182,7 @@ def _params(args) -> dict:
         dtype=args.dtype,
         max_samples=args.max_samples,
         random_state=args.random_state,
+        n_jobs=args.n_jobs,
         verbose=int(not args.quiet and sys.stderr.isatty()),
     )
 

@@ -78,6 +78,22 @@ def test_subsample_ensemble_and_operator_options(files):
     kw = dict(max_samples=50, n_subsamples=3, random_state=0)
     assert abs(row["DSE"] - diffusion_spectral_entropy(X, **kw)) < 1e-9
     assert row["std_error"] > 0  # the spread of the three subsamples
+    two = skdse(
+        "entropy",
+        files / "a.npy",
+        "--max-samples",
+        50,
+        "--n-subsamples",
+        3,
+        "--n-jobs",
+        2,
+        "--json",
+    )
+    assert two.returncode == 0, two.stderr
+    assert abs(json.loads(two.stdout)["DSE"] - row["DSE"]) <= EXACT_TOL
+    bad = skdse("entropy", files / "a.npy", "--n-jobs", 0)
+    assert bad.returncode == 2 and "n_jobs" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
     kw = dict(solver="slq", operator="matrix_free", random_state=0)
     out = skdse(
         "entropy", files / "a.npy", "--solver", "slq", "--operator", "matrix_free", "--json"
