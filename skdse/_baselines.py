@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from ._entropy import subsample_indices
 from ._kernels import diffusion_operator, gaussian_affinity, resolve_bandwidth
 from ._mi import DSMIResult, matched_subset_mi, mi_result, seed_sequence
-from ._partition import PARTITION_KEYS, partition_reference
+from ._partition import PARTITION_KEYS, bin_columns, partition_reference
 from ._validation import (
     _check_choice,
     _check_int,
@@ -43,14 +43,6 @@ def _entropy_of_weights(w: np.ndarray, base: float) -> float:
     p = w[w > 0] / total
     h = np.clip(-np.sum(p * np.log(p)), 0.0, np.log(max(p.size, 1))) / np.log(base)
     return float(h) + 0.0  # no -0.0
-
-
-def bin_columns(X: np.ndarray, n_bins: int) -> np.ndarray:
-    """Min-max scale each column and cut it into ``n_bins`` equal-width bins (1..n_bins)."""
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    scaled = (X - lo) / span
-    return np.digitize(scaled, np.linspace(0.0, 1.0, n_bins + 1)[:-1])
 
 
 def classic_entropy_of(X: np.ndarray, n_bins_per_dim: int, base: float) -> float:

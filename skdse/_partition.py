@@ -10,7 +10,13 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 
 from ._backend import to_numpy
-from ._validation import _check_int, check_discrete_y, check_no_missing, check_not_masked
+from ._validation import (
+    _check_int,
+    check_discrete_y,
+    check_no_missing,
+    check_not_masked,
+    names_unreal_data,
+)
 
 Y_TYPES = ("auto", "discrete", "continuous")
 #: The parameters of :func:`partition_reference` that estimators and functions expose.
@@ -140,7 +146,8 @@ def resolve_y_type(y: np.ndarray, y_type: str) -> str:
         return "scalar"
     flat = y.ravel()
     check_no_missing(flat)
-    kind = type_of_target(flat, input_name="y")
+    with np.errstate(invalid="ignore", over="ignore"):  # its integer cast of huge floats
+        kind = type_of_target(flat, input_name="y")
     if kind in ("binary", "multiclass"):
         return "discrete"
     if kind == "continuous":
@@ -148,16 +155,30 @@ def resolve_y_type(y: np.ndarray, y_type: str) -> str:
     raise ValueError(f"Unknown label type: {kind!r}.")
 
 
-def bin_scalar(y: np.ndarray, n_bins: int) -> np.ndarray:
-    """Min-max scale y and cut it into ``n_bins`` equal-width bins (labels 1..n_bins).
+def bin_columns(X: np.ndarray, n_bins: int) -> np.ndarray:
+    """Min-max scale each column and cut it into ``n_bins`` equal-width bins (1..n_bins).
 
-    The same rule as ``dse-dsmi``: ``np.digitize`` with left edges
-    ``linspace(0, 1, n_bins + 1)[:-1]``, so the maximum falls in the last bin.
-    A constant y is one bin.
+    The rule of ``dse-dsmi``: ``np.digitize`` with left edges
+    ``linspace(0, 1, n_bins + 1)[:-1]``, so each column's maximum falls in
+    the last bin; a constant column is one bin. Scaled by halves, so the
+    range of values near the float64 limit does not overflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bin_columns(np.array([[0.0], [0.05], [0.5], [1.0]]), 4).ravel().tolist()
+    [1, 1, 3, 4]
     """
-    lo, hi = float(np.min(y)), float(np.max(y))
-    scaled = np.zeros_like(y, dtype=float) if hi == lo else (y - lo) / (hi - lo)
+    half = np.asarray(X, dtype=np.float64) / 2.0
+    lo, hi = half.min(axis=0), half.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    scaled = (half - lo) / span
     return np.digitize(scaled, np.linspace(0.0, 1.0, n_bins + 1)[:-1])
+
+
+def bin_scalar(y: np.ndarray, n_bins: int) -> np.ndarray:
+    """:func:`bin_columns` of a continuous scalar y (labels 1..n_bins)."""
+    return bin_columns(np.asarray(y).reshape(-1, 1), n_bins)[:, 0]
 
 
 def cluster_vectors(Y: np.ndarray, *, n_clusters: int, clusterer, random_state) -> np.ndarray:
@@ -266,12 +287,16 @@ def partition_reference(
         return check_discrete_y(y, y.shape[0])
     if kind == "scalar":
         n_bins = _check_n_bins(n_bins)
-        y = check_array(y.reshape(-1, 1), dtype=np.float64, ensure_all_finite=True, input_name="y")
+        with names_unreal_data(y, "y"):  # y_type="continuous" on string labels
+            y = check_array(
+                y.reshape(-1, 1), dtype=np.float64, ensure_all_finite=True, input_name="y"
+            )
         return bin_scalar(y[:, 0], n_bins)
     n_clusters = _check_clustering(n_clusters, clusterer)
-    Y = check_array(
-        y, dtype=np.float64, ensure_all_finite=True, ensure_min_samples=2, input_name="y"
-    )
+    with names_unreal_data(y, "y"):
+        Y = check_array(
+            y, dtype=np.float64, ensure_all_finite=True, ensure_min_samples=2, input_name="y"
+        )
     return cluster_vectors(Y, n_clusters=n_clusters, clusterer=clusterer, random_state=random_state)
 
 

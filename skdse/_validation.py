@@ -318,9 +318,14 @@ def names_unreal_data(X, input_name: str):
     """Re-raise NumPy's bare conversion errors (strings, complex) with ``input_name`` in them.
 
     Only the failure path looks at the data again, so valid input costs nothing.
+    Inside, floating-point overflow is not warned about: scikit-learn's
+    finiteness check first sums the data, which overflows (``inf - inf``) for
+    finite values near the float64 limit, and then checks element-wise, which
+    decides.
     """
     try:
-        yield
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
     except (TypeError, ValueError) as exc:
         if input_name in str(exc):
             raise
@@ -419,7 +424,8 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
             f"X and y have inconsistent numbers of samples: X has {n_samples}, y has {y.shape[0]}."
         )
     check_no_missing(y)
-    kind = type_of_target(y, input_name="y")
+    with np.errstate(invalid="ignore", over="ignore"):  # its integer cast of huge floats
+        kind = type_of_target(y, input_name="y")
     if kind not in DISCRETE_TARGETS:
         raise ValueError(
             f"Unknown label type: {kind!r}. y_type='discrete' needs class labels (integers, "

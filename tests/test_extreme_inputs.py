@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 
 from skdse import (
+    BaselineEntropy,
     DiffusionSpectralEntropy,
     adjacency_spectral_entropy,
     diffusion_matrix_entry_entropy,
     diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+    partition_reference,
 )
 from skdse._kernels import diffusion_operator, resolve_bandwidth
 from skdse._operators import DenseOperator, MatrixFreeOperator, knn_search
@@ -150,9 +153,9 @@ def test_vanishing_bandwidth_gives_its_limit():
         diffusion_spectral_entropy(X, bandwidth=1e-200)
 
 
-@pytest.mark.filterwarnings("ignore:invalid value encountered in reduce:RuntimeWarning")
 def test_data_near_the_largest_float():
-    # (the warning is scikit-learn's finiteness check summing X: inf - inf)
+    # no RuntimeWarning either (the suite turns them into errors): scikit-learn's
+    # finiteness check sums X (inf - inf) under skdse's errstate
     X = np.clip(np.random.default_rng(0).normal(size=(40, 3)), -2, 2) * 8e307
     h = dse(X, bandwidth="scale")
     assert h == pytest.approx(dse(X / 8e307, bandwidth="scale"), abs=1e-9)
@@ -234,3 +237,15 @@ def test_eigensolver_refuses_a_non_finite_operator_clearly():
     A[0, 1] = A[1, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         exact_eigenvalues(A)
+
+
+def test_binning_and_partition_near_the_largest_float():
+    # min-max binning (classic baseline, continuous y) and the label-type check
+    # run without overflow: the suite turns RuntimeWarnings into errors
+    X = np.clip(np.random.default_rng(0).normal(size=(40, 3)), -2, 2) * 8e307
+    small = X / 8e307
+    assert BaselineEntropy().fit(X).entropy_ == BaselineEntropy().fit(small).entropy_
+    np.testing.assert_array_equal(partition_reference(X[:, 0]), partition_reference(small[:, 0]))
+    kw = dict(random_state=0)
+    big_mi = diffusion_spectral_mutual_information(X, X[:, 0], **kw)
+    assert big_mi == pytest.approx(diffusion_spectral_mutual_information(small, small[:, 0], **kw))
