@@ -207,13 +207,20 @@ def compute_on_cluster(build) -> tuple:
         # inside a task (a joblib task on a worker) Dask's own compute secedes
         # from the worker's thread pool: a wait here could deadlock the worker
         return dask.compute(*build())
+    from distributed.comm import CommClosedError
+
     for _ in range(LOSS_RETRIES + 1):
         _wait_for_a_worker(client)
         try:
-            return tuple(_gather(client, client.compute(list(build()))))
-        except (CancelledError, OSError) as exc:
-            # scattered data forgotten with its worker ("lost dependencies"), or a
-            # scatter to / fetch from a worker that just died: send it again
+            futures = client.compute(list(build()))
+        except (CancelledError, OSError) as exc:  # sending to a worker that just died
+            lost = exc
+            continue
+        try:
+            return tuple(_gather(client, futures))
+        except (CancelledError, CommClosedError) as exc:
+            # scattered data forgotten with its worker ("lost dependencies",
+            # "already forgotten"): send it again. A task's own error is raised.
             lost = exc
     _wait_for_a_worker(client)  # if none is left, that is the error to report
     address = getattr(client.scheduler, "address", None) or "the scheduler"
