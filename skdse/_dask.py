@@ -13,11 +13,35 @@ kernel's neighbour search runs blockwise on the cluster and its sparse graph
 Computations run on the scheduler that ``dask.config`` or the current
 ``distributed.Client`` points at. Dask is imported only when a dask array
 arrives.
+
+Lost workers. Every computation of a fit on a ``distributed`` cluster goes
+through :func:`compute_on_cluster`. What the cluster computed (X's chunks
+from a graph or storage, the persisted kernel blocks, the augmented
+coordinates) has lineage: when the worker holding it dies, the scheduler
+recomputes it from its tasks. The client's vectors (each Lanczos product's
+right-hand side) are scattered, so that they stay out of the task graph, and
+scattered data has no lineage: the scheduler forgets it with its worker and
+cancels the computations that need it. We retry such a computation,
+re-sending the client's vectors, up to ``LOSS_RETRIES`` times. Retrying was
+chosen over replicating the vectors (every product would travel once per
+copy, and Dask's memory manager drops extra replicas) and over putting them
+in the graph (a large graph through the scheduler on every product): it
+costs nothing while no worker dies, and a product is a pure function of the
+vectors and the cluster's recomputable blocks, so the retried product, and
+the fit, are the same as without the loss. While no worker is left, a
+computation waits up to the grace period (``skdse.worker-grace-period`` in
+``dask.config``, default 60 s) for one to join, then fails with a
+``RuntimeError`` naming the scheduler; it never waits forever. Data that a
+user scattered from the client (``scatter_rows``, the command line's
+``--scheduler``) has no lineage either: if every worker holding a chunk of X
+dies, the fit fails after the retries and has to be started again.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from concurrent.futures import CancelledError
 
 import numpy as np
 
@@ -26,6 +50,15 @@ from ._resources import available_memory_bytes
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
 TILE_COLS = 2048
+
+#: Times a computation is retried after the cluster lost data it cannot recompute.
+LOSS_RETRIES = 3
+
+#: Seconds between checks that a worker is left, while a computation runs.
+POLL_SECONDS = 1.0
+
+#: ``dask.config`` key: how long to wait for a worker to join when none is left.
+GRACE_PERIOD_KEY = "skdse.worker-grace-period"
 
 
 def is_dask_array(X) -> bool:
@@ -55,7 +88,7 @@ def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
         raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
     X = X.astype(np.dtype(dtype)).rechunk({1: -1})
     finite = X.map_blocks(lambda b: np.array([[np.isfinite(b).all()]]), chunks=(1, 1)).all()
-    if not bool(finite.compute()):
+    if not bool(compute_on_cluster(lambda: (finite,))[0]):
         raise ValueError(f"Input {input_name} contains NaN or infinity (found when computing it).")
     return X
 
@@ -102,6 +135,110 @@ def _current_client():
         return None
 
 
+def _in_a_task() -> bool:
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+def worker_grace_period() -> float:
+    """Seconds a computation waits for a worker to join while none is left."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    return float(parse_timedelta(dask.config.get(GRACE_PERIOD_KEY, "60s"), default="s"))
+
+
+def _no_worker_error(client, waited: float) -> RuntimeError:
+    address = getattr(client.scheduler, "address", None) or "the scheduler"
+    return RuntimeError(
+        f"no Dask worker is left on the scheduler at {address}: waited {waited:.0f} s for "
+        f"one to join (dask.config '{GRACE_PERIOD_KEY}'). Start workers "
+        f"(`dask worker {address}`) or connect to a cluster that has some, and fit again."
+    )
+
+
+def _wait_for_a_worker(client) -> None:
+    """Return once the scheduler has a worker; raise after the grace period without one."""
+    start = time.monotonic()
+    while not client.nthreads():
+        waited = time.monotonic() - start
+        if waited >= worker_grace_period():
+            raise _no_worker_error(client, waited)
+        time.sleep(min(0.2, POLL_SECONDS))
+
+
+def _gather(client, futures) -> list:
+    """The futures' results; raise after the grace period while no worker is left."""
+    from distributed import wait
+
+    idle_since = None
+    while True:
+        try:
+            wait(futures, timeout=POLL_SECONDS)
+            return client.gather(futures)
+        except TimeoutError:
+            if client.nthreads():
+                idle_since = None
+                continue
+            now = time.monotonic()
+            idle_since = now if idle_since is None else idle_since
+            if now - idle_since >= worker_grace_period():
+                client.cancel(futures)
+                raise _no_worker_error(client, now - idle_since) from None
+
+
+def compute_on_cluster(build) -> tuple:
+    """``dask.compute(*build())``, surviving the loss of workers (see the module's notes).
+
+    ``build`` makes the collections, sending the client's data it needs
+    (:func:`to_cluster`); it is called again for each retry, so that data
+    lost with a worker is sent again. Without a ``distributed`` client,
+    Dask's local scheduler computes them once.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from skdse._dask import compute_on_cluster
+    >>> x = da.ones((4, 2), chunks=2)
+    >>> float(compute_on_cluster(lambda: (x.sum(),))[0])
+    8.0
+    """
+    import dask
+
+    client = _current_client()
+    if client is None or _in_a_task():
+        # inside a task (a joblib task on a worker) Dask's own compute secedes
+        # from the worker's thread pool: a wait here could deadlock the worker
+        return dask.compute(*build())
+    from distributed.comm import CommClosedError
+
+    for _ in range(LOSS_RETRIES + 1):
+        _wait_for_a_worker(client)
+        try:
+            futures = client.compute(list(build()))
+        except (CancelledError, OSError) as exc:  # sending to a worker that just died
+            lost = exc
+            continue
+        try:
+            return tuple(_gather(client, futures))
+        except (CancelledError, CommClosedError) as exc:
+            # scattered data forgotten with its worker ("lost dependencies",
+            # "already forgotten"): send it again. A task's own error is raised.
+            lost = exc
+    _wait_for_a_worker(client)  # if none is left, that is the error to report
+    address = getattr(client.scheduler, "address", None) or "the scheduler"
+    raise RuntimeError(
+        f"the Dask cluster at {address} lost workers during {LOSS_RETRIES + 1} attempts of "
+        "one computation, or lost data it cannot recompute (chunks of X scattered from "
+        f"the client have no copy elsewhere); last error: {type(lost).__name__}: {lost}"
+    ) from lost
+
+
 def cluster_memory_bytes() -> int | None:
     """Memory of the cluster computations go to: the workers' limits, or this machine's."""
     client = _current_client()
@@ -119,14 +256,16 @@ def to_cluster(blocks: list[np.ndarray]) -> list:
 
     With a ``distributed`` client they are scattered (futures), so that they
     travel to the workers directly instead of inside the task graph; on
-    Dask's local schedulers they are wrapped as delayed values.
+    Dask's local schedulers they are wrapped as delayed values. Each call
+    makes new keys (no content hash): a block sent again after a loss must
+    not reuse the key of the lost one while the scheduler still forgets it.
     """
     import dask
 
     client = _current_client()
     if client is None:
         return [dask.delayed(b) for b in blocks]
-    return client.scatter(blocks)
+    return client.scatter(blocks, hash=False)
 
 
 def _row_blocks(V: np.ndarray, row_chunks) -> list[np.ndarray]:
@@ -156,15 +295,17 @@ class DaskOperator:
         import dask
 
         A, degrees = dask_diffusion_operator(X, sigma, np.float32)
+        # persisted: lineage, so the cluster recomputes blocks lost with a worker
         self.A, degrees = dask.persist(A, degrees)
-        self.degrees = np.asarray(degrees.compute(), dtype=np.float64)
+        self.degrees = np.asarray(compute_on_cluster(lambda: (degrees,))[0], dtype=np.float64)
         self.n = X.shape[0]
         self.xp = _numpy_namespace()
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
     def matmat(self, V: np.ndarray) -> np.ndarray:
-        Vd = scatter_rows(V.astype(np.float32), self.A.chunks[1])
-        return np.asarray((self.A @ Vd).compute(), dtype=np.float64)
+        V = V.astype(np.float32)
+        (AV,) = compute_on_cluster(lambda: (self.A @ scatter_rows(V, self.A.chunks[1]),))
+        return np.asarray(AV, dtype=np.float64)
 
 
 def _pair_product(Li, Rj, SVi, SVj, diagonal: bool, method: str = "float32", gamma: float = 1.0):
@@ -212,11 +353,14 @@ class DaskMatrixFreeOperator:
 
     def matmat(self, V: np.ndarray) -> np.ndarray:
         """``S G S V`` with ``S = diag(self._scale)`` (the identity while degrees are computed)."""
+        SV = _row_blocks((self._scale[:, None] * V).astype(np.float32), self._row_chunks)
+        rows = compute_on_cluster(lambda: self._row_sums(to_cluster(SV)))
+        return np.concatenate(rows, axis=0) * self._scale[:, None]
+
+    def _row_sums(self, SV: list) -> list:
+        """One delayed sum per row chunk of ``G SV``, for ``SV``'s blocks on the cluster."""
         import dask
 
-        SV = to_cluster(
-            _row_blocks((self._scale[:, None] * V).astype(np.float32), self._row_chunks)
-        )
         nc = len(self._row_chunks)
         contributions: list[list] = [[] for _ in range(nc)]
         for i in range(nc):
@@ -227,8 +371,7 @@ class DaskMatrixFreeOperator:
                 contributions[i].append(pair[0])
                 if i != j:
                     contributions[j].append(pair[1])
-        rows = dask.compute(*[dask.delayed(sum)(c) for c in contributions])
-        return np.concatenate(rows, axis=0) * self._scale[:, None]
+        return [dask.delayed(sum)(c) for c in contributions]
 
 
 def _knn_pair(Xi, Xj, offset: int, n_neighbors: int, exponent: int):
@@ -271,7 +414,7 @@ def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
         )
         for bi in blocks
     ]
-    out = dask.compute(*merged)
+    out = compute_on_cluster(lambda: merged)
     return np.concatenate([d for d, _ in out]), np.concatenate([i for _, i in out])
 
 

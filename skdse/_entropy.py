@@ -181,12 +181,11 @@ def _slq(op, params: EntropyParams, rng):
 
 def _dask_spectrum(X, sigma, params: EntropyParams, rng):
     """The spectrum of a dask X: blocks built on the cluster (see ``skdse._dask``)."""
-    import dask
-
     from ._dask import (
         DaskMatrixFreeOperator,
         DaskOperator,
         cluster_memory_bytes,
+        compute_on_cluster,
         dask_diffusion_operator,
         dask_knn_search,
     )
@@ -204,7 +203,7 @@ def _dask_spectrum(X, sigma, params: EntropyParams, rng):
         return _slq(op, params, rng)
     if exact:
         A, degrees = dask_diffusion_operator(X, sigma, np.dtype(params.dtype))
-        A, degrees = dask.compute(A, degrees)
+        A, degrees = compute_on_cluster(lambda: (A, degrees))
         return ExactSpectrum(exact_eigenvalues(A)), KernelDiagnostics.from_degrees(degrees)
     # the Lanczos vectors stay on the client: only the blocks count against the cluster
     if wants_dense(params, dense_slq_bytes(n), cluster_memory_bytes()):
@@ -315,9 +314,9 @@ def compute_dse(
         member_params = replace(params, verbose=0, n_jobs=threads)
         if is_dask_array(X):
             # gathered in one pass over the cluster; the members are NumPy tasks
-            import dask
+            from ._dask import compute_on_cluster
 
-            members = dask.compute(*[X[p] for p in picks])
+            members = compute_on_cluster(lambda: [X[p] for p in picks])
         else:
             members = (take_rows(X, p) for p in picks)  # taken as joblib dispatches
         jobs = Parallel(n_jobs=params.n_jobs, return_as="generator")(
