@@ -8,6 +8,8 @@ import pytest
 import skdse
 from skdse import DiffusionSpectralEntropy, DiffusionSpectralMI
 
+from ._tolerances import EXACT_TOL
+
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
@@ -23,12 +25,7 @@ X_NP = np.random.default_rng(0).normal(size=(600, 8)) + np.repeat(np.eye(8)[:3] 
 Y = np.repeat([0, 1, 2], 200)
 WORKER_MEMORY = 2 * 2**30
 # Exact spectra computed in another process (a worker, a loky process) or with
-# another BLAS thread count: the eigensolver is backward stable, so each
-# eigenvalue of the normalised operator (norm 1) moves by ~ n eps ~ 1e-13 for
-# n <= 600, and DSE (sum of p log p, |d/dp| < 60 bits for p > 1e-16) by at most
-# ~ n * 60 * 1e-13 ~ 1e-9 in the worst case (observed: ~1e-14). Not bit-equal:
-# BLAS blocking, threads and memory alignment change the rounding.
-EXACT_TOL = 1e-9
+# another BLAS thread count agree within EXACT_TOL (tests/_tolerances.py).
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ another BLAS/OpenMP thread count or another ``n_jobs``, it agrees within
   order, relative error ~ ``sqrt(N) eps32`` ~ 3e-6 per product, carried
   through the Lanczos recurrences; measured <= 3e-6 bits on N = 2000);
 - ``F32_TOL`` bits between ``dtype="float32"`` and float64 (exact solver,
-  ordinary data; measured 1e-9 to 2e-7, see the user guide for the hard cases).
+  spread-out data; measured 2e-8 to 3e-7, see the user guide for the hard cases).
+
+The numbers and their derivation live in tests/_tolerances.py.
 
 CI runs this module twice: as the suite runs it, and under
 ``OMP_NUM_THREADS=1`` (``.ci/run``); each test compares the thread setting it
