@@ -30,11 +30,12 @@ costs nothing while no worker dies, and a product is a pure function of the
 vectors and the cluster's recomputable blocks, so the retried product, and
 the fit, are the same as without the loss. While no worker is left, a
 computation waits up to the grace period (``skdse.worker-grace-period`` in
-``dask.config``, default 60 s) for one to join, then fails with a
-``RuntimeError`` naming the scheduler; it never waits forever. Data that a
-user scattered from the client (``scatter_rows``, the command line's
-``--scheduler``) has no lineage either: if every worker holding a chunk of X
-dies, the fit fails after the retries and has to be started again.
+``dask.config``, default 60 s) for one to join, then fails with
+:class:`NoWorkerLeft` (a ``RuntimeError``) naming the scheduler; it never waits
+forever. Data that a user scattered from the client (``scatter_rows``) has
+no lineage either: if every worker holding a chunk of X dies, the fit fails
+after the retries with :class:`ClusterDataLost`, and whoever holds X sends it
+again (the command line does, once).
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ POLL_SECONDS = 1.0
 
 #: ``dask.config`` key: how long to wait for a worker to join when none is left.
 GRACE_PERIOD_KEY = "skdse.worker-grace-period"
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster could not finish a computation of a fit."""
+
+
+class NoWorkerLeft(ClusterError):
+    """No worker joined the scheduler within the grace period."""
+
+
+class ClusterDataLost(ClusterError):
+    """The cluster kept losing data it cannot recompute (scattered from the client)."""
 
 
 def is_dask_array(X) -> bool:
@@ -153,9 +166,9 @@ def worker_grace_period() -> float:
     return float(parse_timedelta(dask.config.get(GRACE_PERIOD_KEY, "60s"), default="s"))
 
 
-def _no_worker_error(client, waited: float) -> RuntimeError:
+def _no_worker_error(client, waited: float) -> NoWorkerLeft:
     address = getattr(client.scheduler, "address", None) or "the scheduler"
-    return RuntimeError(
+    return NoWorkerLeft(
         f"no Dask worker is left on the scheduler at {address}: waited {waited:.0f} s for "
         f"one to join (dask.config '{GRACE_PERIOD_KEY}'). Start workers "
         f"(`dask worker {address}`) or connect to a cluster that has some, and fit again."
@@ -232,7 +245,7 @@ def compute_on_cluster(build) -> tuple:
             lost = exc
     _wait_for_a_worker(client)  # if none is left, that is the error to report
     address = getattr(client.scheduler, "address", None) or "the scheduler"
-    raise RuntimeError(
+    raise ClusterDataLost(
         f"the Dask cluster at {address} lost workers during {LOSS_RETRIES + 1} attempts of "
         "one computation, or lost data it cannot recompute (chunks of X scattered from "
         f"the client have no copy elsewhere); last error: {type(lost).__name__}: {lost}"

@@ -39,6 +39,7 @@ import time
 import numpy as np
 
 from . import __version__
+from ._dask import ClusterDataLost, ClusterError
 from ._io import STDIN_NAME, CLIError, check_readable, load_array, load_labels
 from ._validation import InsufficientMemoryError
 
@@ -226,6 +227,24 @@ def _as_dask(X: np.ndarray, chunk_rows: int):
     return scatter_rows(X, chunk_rows)
 
 
+def _fit(est, X: np.ndarray, args, *y):
+    """``est.fit(X, *y)``; with ``--scheduler``, on X's rows scattered to the cluster.
+
+    Scattered rows have no copy the cluster could recompute: if it loses
+    them (every worker holding a chunk died), they are sent again and the fit
+    runs once more (same seeds, so the same result).
+    """
+    if args.scheduler is None:
+        return est.fit(X, *y)
+    try:
+        return est.fit(_as_dask(X, args.chunk_rows), *y)
+    except ClusterDataLost:
+        print(
+            f"skdse {args.command}: the cluster lost rows of X; sending them again", file=sys.stderr
+        )
+        return est.fit(_as_dask(X, args.chunk_rows), *y)
+
+
 def _run_measure(args, emit) -> None:
     if args.chunk_rows < 2:
         raise CLIError("--chunk-rows must be at least 2")
@@ -270,8 +289,6 @@ def _measure_file(args, path, reference) -> dict:
 
     X = load_array(path, args.key, columns=args.columns, drop_columns=args.drop_columns)
     n_samples = int(X.shape[0]) if X.ndim else 0
-    if args.scheduler is not None:
-        X = _as_dask(X, args.chunk_rows)
     start = time.perf_counter()
     row = {"file": str(path), "n_samples": n_samples, "n_samples_used": None}
     row["n_features"] = int(X.shape[1]) if X.ndim == 2 else None
@@ -284,7 +301,7 @@ def _measure_file(args, path, reference) -> dict:
                 )
         else:
             y = load_labels(args.labels, n_samples, args.labels_key)
-        est = DiffusionSpectralMI(n_repeats=args.n_repeats, **_params(args)).fit(X, y)
+        est = _fit(DiffusionSpectralMI(n_repeats=args.n_repeats, **_params(args)), X, args, y)
         row.update(
             DSMI=est.mutual_information_,
             DSE=est.entropy_,
@@ -293,8 +310,9 @@ def _measure_file(args, path, reference) -> dict:
             **_dsmi_usage(est),
         )
     else:
-        est = DiffusionSpectralEntropy(n_subsamples=args.n_subsamples, **_params(args))
-        est.fit(X)
+        est = _fit(
+            DiffusionSpectralEntropy(n_subsamples=args.n_subsamples, **_params(args)), X, args
+        )
         if args.command == "profile":
             row.update(
                 {f"t={t:g}": float(h) for t, h in zip(args.ts, est.entropy_profile(args.ts))}
@@ -365,6 +383,10 @@ def main(argv=None) -> int:
         _print_rows(rows, getattr(args, "json", False))  # the files done before the error
         print(f"skdse {args.command}: error: {_first_line(exc)}", file=sys.stderr)
         return 2
+    except ClusterError as exc:  # the cluster, not the input: one line, status 1
+        _print_rows(rows, getattr(args, "json", False))
+        print(f"skdse {args.command}: error: {_first_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # pragma: no cover
         return 130
 

@@ -460,3 +460,47 @@ def test_integer_table_keeps_its_first_row_and_column(tmp_path):
     grid = np.array([[0, 1, 2], [3, 4, 5], [6, 8, 9], [7, 10, 11]])
     np.savetxt(tmp_path / "grid.csv", grid, fmt="%d", delimiter=",")
     np.testing.assert_array_equal(load_array(tmp_path / "grid.csv"), grid)
+
+
+def test_scheduler_rows_lost_by_the_cluster_are_sent_again(monkeypatch, capsys):
+    import argparse
+
+    from skdse import cli
+    from skdse._dask import ClusterDataLost
+
+    sent = []
+    monkeypatch.setattr(cli, "_as_dask", lambda X, rows: sent.append(X) or X)
+
+    class LosesOnce:
+        fits = 0
+
+        def fit(self, X, *y):
+            LosesOnce.fits += 1
+            if LosesOnce.fits == 1:
+                raise ClusterDataLost("lost rows")
+            return self
+
+    args = argparse.Namespace(scheduler="tcp://127.0.0.1:1", chunk_rows=10, command="entropy")
+    est = LosesOnce()
+    assert cli._fit(est, X, args) is est
+    assert len(sent) == 2 and all(s is X for s in sent)  # scattered again from the host copy
+    assert "sending them again" in capsys.readouterr().err
+    class AlwaysLoses:
+        def fit(self, X, *y):
+            raise ClusterDataLost("lost rows")
+
+    with pytest.raises(ClusterDataLost):  # a second loss is the error
+        cli._fit(AlwaysLoses(), X, args)
+
+
+def test_cluster_failure_is_one_line_with_status_1(monkeypatch, files, capsys):
+    from skdse import cli
+    from skdse._dask import NoWorkerLeft
+
+    def no_worker(args, emit):
+        raise NoWorkerLeft("no Dask worker is left on the scheduler at tcp://x")
+
+    monkeypatch.setattr(cli, "_run_measure", no_worker)
+    assert cli.main(["entropy", str(files / "a.npy")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["skdse entropy: error: no Dask worker is left on the scheduler at tcp://x"]
