@@ -155,7 +155,7 @@ def diffusion_spectrum(
                 op = KnnOperator(X, params.n_neighbors)
                 A, diag = op.toarray(), op.diagnostics
             else:
-                A, degrees = diffusion_operator(X, sigma, X.dtype)
+                A, degrees = diffusion_operator(X, sigma, getattr(xp, params.dtype))
                 diag = KernelDiagnostics.from_degrees(degrees)
                 del degrees
             return ExactSpectrum(exact_eigenvalues(A)), diag

@@ -288,6 +288,13 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
     namespace and device and get the same checks. ``backend`` moves the
     data first (``"cupy"`` puts NumPy input on the GPU). Sparse input is
     refused with a :class:`TypeError` that says to densify it.
+
+    ``dtype`` is the precision of the operator: a Dask array is cast to it
+    chunk by chunk, while NumPy and device arrays are validated in float64
+    whatever it is. The kernel takes its exponents in float64 anyway
+    (:func:`skdse._kernels.kernel_coordinates`) and stores only the operator
+    in ``dtype``; a float32 copy of X would round the data itself and turn
+    values beyond float32's range (below 1e-38, above 3e38) into 0 or inf.
     """
     from ._dask import check_dask_X, is_dask_array
 
@@ -303,14 +310,14 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
             return check_array(
                 X,
                 accept_sparse=False,
-                dtype=np.dtype(dtype),
+                dtype=np.float64,
                 ensure_2d=True,
                 ensure_min_samples=2,
                 ensure_min_features=1,
                 ensure_all_finite=True,
                 input_name=input_name,
             )
-    return _check_device_array(X, xp, input_name, dtype)
+    return _check_device_array(X, xp, input_name, "float64")
 
 
 @contextmanager

@@ -1,0 +1,77 @@
+"""Regressions found reviewing the merged issue-12 branches: their seams."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from skdse import (
+    DiffusionSpectralEntropy,
+    DiffusionSpectralMI,
+    diffusion_matrix_entry_entropy,
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+    matrix_entry_mutual_information,
+)
+from skdse.scoring import dse_scorer, dsmi_scorer, make_dsmi_scorer
+
+from ._tolerances import F32_TOL
+
+X = np.random.default_rng(0).normal(size=(60, 4))
+Y = np.repeat([0, 1, 2], 20)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-42, 1e300])
+def test_float32_operator_keeps_float64_data_beyond_float32_range(scale):
+    # dtype="float32" is the operator's precision: the data were cast to
+    # float32 first, so 1e-300 * X became all zeros (DSE 0, silently) and
+    # 1e300 * X was refused as too large for float32.
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    Xc = scale * X
+    assert diffusion_spectral_entropy(Xc, solver="exact", dtype="float32") == pytest.approx(
+        ref, abs=F32_TOL
+    )
+    est = DiffusionSpectralEntropy(solver="exact", dtype="float32").fit(Xc)
+    assert est.entropy_ == pytest.approx(ref, abs=F32_TOL)
+    assert est.score(Xc) == est.entropy_  # same process, same path
+    mi = diffusion_spectral_mutual_information(Xc, Y, solver="exact", random_state=0)
+    mi32 = DiffusionSpectralMI(solver="exact", dtype="float32", random_state=0).fit(Xc, Y)
+    assert mi32.mutual_information_ == pytest.approx(mi, abs=10 * F32_TOL)
+
+
+def test_float32_operator_on_torch_keeps_small_values():
+    torch = pytest.importorskip("torch")
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    h = diffusion_spectral_entropy(torch.asarray(1e-300 * X), solver="exact", dtype="float32")
+    assert h == pytest.approx(ref, abs=F32_TOL)
+
+
+def _masked():
+    Xm = np.ma.masked_array(X.copy(), mask=np.zeros(X.shape, dtype=bool))
+    Xm[3, 1] = 1e6  # the value behind the mask must not reach the transformer
+    Xm.mask[3, 1] = True
+    return Xm
+
+
+@pytest.mark.parametrize(
+    "scorer", [dse_scorer, dsmi_scorer, make_dsmi_scorer(random_state=0)], ids=repr
+)
+def test_scorers_refuse_masked_X(scorer):
+    # every other entry point refuses masked entries; the scorers passed X to
+    # the transformer, which used the masked value.
+    pca = PCA(2).fit(X)
+    with pytest.raises(ValueError, match="X is a numpy masked array with 1 masked"):
+        scorer(pca, _masked(), Y)
+    # a mask with nothing masked is plain data
+    unmasked = np.ma.masked_array(X)
+    assert dse_scorer(pca, unmasked, Y) == dse_scorer(pca, X, Y)
+
+
+def test_matrix_entry_baseline_on_array_api_strict():
+    # the row normalisation used the .sum method, which the standard lacks
+    xps = pytest.importorskip("array_api_strict")
+    ref = diffusion_matrix_entry_entropy(X)
+    assert diffusion_matrix_entry_entropy(xps.asarray(X)) == pytest.approx(ref, rel=1e-12)
+    mi = matrix_entry_mutual_information(X, Y, random_state=0)
+    assert matrix_entry_mutual_information(
+        xps.asarray(X), xps.asarray(Y), random_state=0
+    ) == pytest.approx(mi, abs=1e-12)
