@@ -75,3 +75,15 @@ def test_matrix_entry_baseline_on_array_api_strict():
     assert matrix_entry_mutual_information(
         xps.asarray(X), xps.asarray(Y), random_state=0
     ) == pytest.approx(mi, abs=1e-12)
+
+
+def test_entropy_of_one_distinct_point_is_positive_zero():
+    # -0.0 came out of the exact spectrum's entropy (printed "-0" by the CLI),
+    # while the baselines already return +0.0
+    Z = np.ones((5, 2))
+    values = [
+        diffusion_spectral_entropy(Z),
+        diffusion_spectral_entropy(Z, solver="slq"),
+        *DiffusionSpectralEntropy().fit(Z).entropy_profile([1.0, 2.0]),
+    ]
+    assert all(v == 0.0 and np.copysign(1.0, v) == 1.0 for v in values), values
