@@ -87,3 +87,23 @@ def test_entropy_of_one_distinct_point_is_positive_zero():
         *DiffusionSpectralEntropy().fit(Z).entropy_profile([1.0, 2.0]),
     ]
     assert all(v == 0.0 and np.copysign(1.0, v) == 1.0 for v in values), values
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--n-jobs", "0"], "n_jobs must be None, a positive integer"),
+        (["--max-samples", "1"], "max_samples must be an integer >= 2"),
+        (["--n-subsamples", "0"], "n_subsamples must be an integer >= 1"),
+    ],
+)
+def test_cli_bad_option_is_not_blamed_on_a_file(tmp_path, capsys, option, message):
+    # the option was validated while measuring the first file, so the error
+    # read "first.npy: n_jobs must ...", as if the file were bad
+    from skdse.cli import main
+
+    np.save(tmp_path / "first.npy", X)
+    assert main(["entropy", str(tmp_path / "first.npy"), *option]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert "first.npy" not in err
