@@ -505,5 +505,5 @@ def diffusion_spectral_entropy(
     True
     """
     params = entropy_params_from(locals())
-    X = check_X(X, backend=params.backend, dtype=params.dtype)
+    X = check_X(X, backend=params.backend)
     return compute_dse(X, params, random_state=random_state).entropy

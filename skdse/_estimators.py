@@ -40,7 +40,7 @@ class _SpectralMeasure(BaseEstimator):
         if is_numpy(xp):  # float64 whatever dtype, as check_X
             with names_unreal_data(X, "X"):
                 return validate_data(self, X, reset=reset, dtype=np.float64, **_X_CHECKS)
-        X = check_X(X, dtype=params.dtype)
+        X = check_X(X)
         if reset:
             self.n_features_in_ = X.shape[1]
             if hasattr(self, "feature_names_in_"):

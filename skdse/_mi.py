@@ -368,7 +368,7 @@ def diffusion_spectral_mutual_information(
     True
     """
     params = entropy_params_from(locals())
-    X = check_X(X, backend=params.backend, dtype=params.dtype)
+    X = check_X(X, backend=params.backend)
     labels = partition_reference(
         y,
         n_samples=X.shape[0],

@@ -89,7 +89,6 @@ class _EmbeddingScorer:
             estimator.transform(X),
             input_name="the transformed X",
             backend=self._params.backend,
-            dtype=self._params.dtype,
         )
         if self._measure == "dse":
             return compute_dse(Z, self._params, random_state=self._random_state).entropy

@@ -107,3 +107,12 @@ def test_cli_bad_option_is_not_blamed_on_a_file(tmp_path, capsys, option, messag
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
     assert "first.npy" not in err
+
+
+def test_float32_operator_keeps_small_values_of_a_dask_array():
+    # the Dask path cast the chunks to float32 too: 1e-300 * X became zeros
+    da = pytest.importorskip("dask.array")
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    Xd = da.from_array(1e-300 * X, chunks=(20, 4))
+    h = diffusion_spectral_entropy(Xd, solver="exact", dtype="float32")
+    assert h == pytest.approx(ref, abs=F32_TOL)
