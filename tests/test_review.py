@@ -116,3 +116,21 @@ def test_float32_operator_keeps_small_values_of_a_dask_array():
     Xd = da.from_array(1e-300 * X, chunks=(20, 4))
     h = diffusion_spectral_entropy(Xd, solver="exact", dtype="float32")
     assert h == pytest.approx(ref, abs=F32_TOL)
+
+
+@pytest.mark.parametrize("n_repeats", [3, 5])
+@pytest.mark.parametrize("solver", ["exact", "slq"])
+def test_dsmi_of_constant_y_is_exactly_zero_without_subsampling(solver, n_repeats):
+    # the whole-X class term was compared with the mean of n_repeats copies
+    # of itself, which rounds: 4.4e-16 instead of 0 (n = 32, seed 5)
+    Xn = np.random.default_rng(5).normal(size=(32, 3))
+    for seed in range(5):
+        mi = diffusion_spectral_mutual_information(
+            Xn,
+            np.zeros(32),
+            max_samples=None,
+            solver=solver,
+            n_repeats=n_repeats,
+            random_state=seed,
+        )
+        assert mi == 0.0
