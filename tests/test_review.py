@@ -134,3 +134,17 @@ def test_dsmi_of_constant_y_is_exactly_zero_without_subsampling(solver, n_repeat
             random_state=seed,
         )
         assert mi == 0.0
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_cli_ragged_csv_says_rows_differ(tmp_path, capsys, sep):
+    # no separator split the rows evenly, so the file was read as one column
+    # of text: "column '1,2,3' (position 0) is not numeric (holds '4,5')"
+    from skdse.cli import main
+
+    path = tmp_path / "ragged.csv"
+    path.write_text(f"1{sep}2{sep}3\n4{sep}5\n6{sep}7{sep}8\n")
+    assert main(["entropy", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"rows have different numbers of {sep!r}-separated fields (2 to 3)" in err
