@@ -17,6 +17,7 @@ import numpy as np
 import scipy.linalg
 from sklearn.utils import check_random_state
 
+from ._backend import namespace, to_numpy
 from ._entropy import subsample_indices
 from ._kernels import diffusion_operator, gaussian_affinity, resolve_bandwidth
 from ._mi import DSMIResult, matched_subset_mi, mi_result, seed_sequence
@@ -63,8 +64,8 @@ def matrix_entry_entropy_of(X: np.ndarray, sigma: float, base: float) -> float:
         return 0.0
     check_dense_fits(X.shape[0])
     A, _ = diffusion_operator(X, sigma)
-    A /= A.sum(axis=1, keepdims=True)
-    return _entropy_of_weights(A, base)
+    xp = namespace(A)  # any array-API namespace: no array methods
+    return _entropy_of_weights(to_numpy(A / xp.sum(A, axis=1, keepdims=True)), base)
 
 
 def knn_binary_adjacency(X: np.ndarray, n_neighbors: int) -> np.ndarray:

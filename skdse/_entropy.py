@@ -155,7 +155,7 @@ def diffusion_spectrum(
                 op = KnnOperator(X, params.n_neighbors)
                 A, diag = op.toarray(), op.diagnostics
             else:
-                A, degrees = diffusion_operator(X, sigma, X.dtype)
+                A, degrees = diffusion_operator(X, sigma, getattr(xp, params.dtype))
                 diag = KernelDiagnostics.from_degrees(degrees)
                 del degrees
             return ExactSpectrum(exact_eigenvalues(A)), diag
@@ -504,5 +504,5 @@ def diffusion_spectral_entropy(
     True
     """
     params = entropy_params_from(locals())
-    X = check_X(X, backend=params.backend, dtype=params.dtype)
+    X = check_X(X, backend=params.backend)
     return compute_dse(X, params, random_state=random_state).entropy

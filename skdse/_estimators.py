@@ -37,11 +37,10 @@ class _SpectralMeasure(BaseEstimator):
         """Validate X; NumPy input through scikit-learn, device arrays in place."""
         params = self._validated_params()
         xp, X = to_backend(check_not_masked(X, "X"), params.backend)
-        if is_numpy(xp):
-            dtype = np.dtype(params.dtype)
+        if is_numpy(xp):  # float64 whatever dtype, as check_X
             with names_unreal_data(X, "X"):
-                return validate_data(self, X, reset=reset, dtype=dtype, **_X_CHECKS)
-        X = check_X(X, dtype=params.dtype)
+                return validate_data(self, X, reset=reset, dtype=np.float64, **_X_CHECKS)
+        X = check_X(X)
         if reset:
             self.n_features_in_ = X.shape[1]
             if hasattr(self, "feature_names_in_"):

@@ -302,6 +302,14 @@ def read_text_table(path: Path, *, header: bool | None = None, use_pandas=True) 
     if not lines:
         raise CLIError(f"{name}: no data rows")
     sep = sniff_separator(lines, path.suffix.lower())
+    if sep is None:  # no separator splits the lines evenly: ragged rows, not one column
+        for cand in (";", "\t", ","):
+            counts = [len(_split(ln, cand)) for ln in lines[:SNIFF_LINES]]
+            if min(counts) > 1:
+                raise CLIError(
+                    f"{name}: rows have different numbers of {cand!r}-separated fields "
+                    f"({min(counts)} to {max(counts)})"
+                )
     first = _split(lines[0], sep)
     second = _split(lines[1], sep) if len(lines) > 1 else None
     if header is None:

@@ -169,6 +169,10 @@ def matched_subset_mi(
             else:
                 marginal_job[g, r] = len(jobs)
                 jobs.append((marginal_rows, seed))
+        if not subsampled:
+            # its one term counted once a repeat, so that its mean rounds as the
+            # marginal mean of n_repeats equal terms does (constant y: exactly 0)
+            conditional_jobs[g] *= n_repeats
 
     if is_dask_array(X):
         # each term's blocks are already cluster tasks; a joblib task waiting
@@ -368,7 +372,7 @@ def diffusion_spectral_mutual_information(
     True
     """
     params = entropy_params_from(locals())
-    X = check_X(X, backend=params.backend, dtype=params.dtype)
+    X = check_X(X, backend=params.backend)
     labels = partition_reference(
         y,
         n_samples=X.shape[0],

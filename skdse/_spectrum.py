@@ -77,7 +77,7 @@ def spectral_entropy(eigenvalues, t=1.0, base=2.0):
     p = w / z
     with np.errstate(divide="ignore", invalid="ignore"):
         plogp = np.where(p > 0, p * np.log(p), 0.0)
-    h = np.clip(-plogp.sum(axis=1), 0.0, np.log(n_nonzero)) / np.log(base)
+    h = np.clip(-plogp.sum(axis=1), 0.0, np.log(n_nonzero)) / np.log(base) + 0.0  # no -0.0
     if np.ndim(t) == 0:
         return float(h[0])
     return h.reshape(np.shape(t))

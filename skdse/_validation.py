@@ -280,7 +280,7 @@ def check_n_jobs(n_jobs) -> int | None:
     return int(n_jobs)
 
 
-def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "float64"):
+def check_X(X, *, input_name: str = "X", backend: str = "auto"):
     """A finite, real, 2-D floating array with at least 2 samples, on its backend.
 
     NumPy-convertible input (lists, pandas) goes through scikit-learn's
@@ -288,13 +288,19 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
     namespace and device and get the same checks. ``backend`` moves the
     data first (``"cupy"`` puts NumPy input on the GPU). Sparse input is
     refused with a :class:`TypeError` that says to densify it.
+
+    X is float64 whatever the ``dtype`` parameter of the measures: that is
+    the precision of the stored operator only. The kernel takes its
+    exponents in float64 anyway (:func:`skdse._kernels.kernel_coordinates`);
+    a float32 copy of X would round the data itself and turn values beyond
+    float32's range (below 1e-38, above 3e38) into 0 or inf.
     """
     from ._dask import check_dask_X, is_dask_array
 
     X = check_not_masked(X, input_name)
     if is_dask_array(X):
         if backend == "auto":
-            return check_dask_X(X, dtype, input_name)
+            return check_dask_X(X, "float64", input_name)
         X = X.compute()
     X = to_backend(X, backend)[1]
     xp = namespace(X)
@@ -303,14 +309,14 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto", dtype: str = "fl
             return check_array(
                 X,
                 accept_sparse=False,
-                dtype=np.dtype(dtype),
+                dtype=np.float64,
                 ensure_2d=True,
                 ensure_min_samples=2,
                 ensure_min_features=1,
                 ensure_all_finite=True,
                 input_name=input_name,
             )
-    return _check_device_array(X, xp, input_name, dtype)
+    return _check_device_array(X, xp, input_name)
 
 
 @contextmanager
@@ -369,7 +375,7 @@ def check_not_masked(a, input_name: str):
     return np.ma.getdata(a)
 
 
-def _check_device_array(X, xp, input_name: str, dtype: str):
+def _check_device_array(X, xp, input_name: str):
     """check_array's checks for an array that is not NumPy's, without moving it."""
     if X.ndim != 2:
         raise ValueError(
@@ -390,7 +396,7 @@ def _check_device_array(X, xp, input_name: str, dtype: str):
         raise ValueError(f"Complex data not supported for {input_name}.")
     if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
         raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
-    X = xp.astype(X, getattr(xp, dtype))
+    X = xp.astype(X, xp.float64)
     if not bool(xp.all(xp.isfinite(X))):
         raise ValueError(f"Input {input_name} contains NaN or infinity.")
     return X

@@ -41,7 +41,7 @@ import numpy as np
 from . import __version__
 from ._dask import ClusterDataLost, ClusterError
 from ._io import STDIN_NAME, CLIError, check_readable, load_array, load_labels
-from ._validation import InsufficientMemoryError
+from ._validation import InsufficientMemoryError, check_entropy_params
 
 __all__ = ["CLIError", "build_parser", "load_array", "load_labels", "main"]
 
@@ -252,6 +252,11 @@ def _run_measure(args, emit) -> None:
     inputs += filter(None, [getattr(args, "reference", None)])
     if inputs.count("-") > 1:
         raise CLIError("standard input ('-') can be read only once")
+    counts = {k: getattr(args, k) for k in ("n_repeats", "n_subsamples") if hasattr(args, k)}
+    try:  # an option's bad value is not the first file's fault: say so before reading any
+        check_entropy_params(**_params(args), **counts)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(_first_line(exc)) from None
     for path in inputs:  # before any computing: a typo in the last file costs nothing
         check_readable(path)
     with dask_cluster(args.scheduler):

@@ -26,7 +26,7 @@ from ._backend import releases_device_memory
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
 from ._partition import check_partition_params, partition_reference
-from ._validation import check_X, entropy_params_from
+from ._validation import check_not_masked, check_X, entropy_params_from
 
 __all__ = ["dse_scorer", "dsmi_scorer", "make_dse_scorer", "make_dsmi_scorer"]
 
@@ -83,11 +83,12 @@ class _EmbeddingScorer:
                 f"but {type(estimator).__name__} has no transform method. For an estimator "
                 "that is a DSE/DSMI measure, use its own score (scoring=None)."
             )
+        # the transformer would use masked values: refuse them as every entry point does
+        X = check_not_masked(X, "X")
         Z = check_X(
             estimator.transform(X),
             input_name="the transformed X",
             backend=self._params.backend,
-            dtype=self._params.dtype,
         )
         if self._measure == "dse":
             return compute_dse(Z, self._params, random_state=self._random_state).entropy

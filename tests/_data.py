@@ -1,9 +1,21 @@
-"""Data sets shared by the parity and property tests."""
+"""Data sets shared by the parity and property tests, and the entry points they call."""
 
 import numpy as np
 from sklearn.datasets import make_blobs
 
+import skdse
 from skdse.datasets import make_branching_tree, make_noisy_subspace
+from skdse.scoring import make_dse_scorer, make_dsmi_scorer
+
+#: Every public callable that takes the entropy parameters (EntropyParams).
+ENTROPY_ENTRY_POINTS = (
+    skdse.diffusion_spectral_entropy,
+    skdse.diffusion_spectral_mutual_information,
+    skdse.DiffusionSpectralEntropy.__init__,
+    skdse.DiffusionSpectralMI.__init__,
+    make_dse_scorer,
+    make_dsmi_scorer,
+)
 
 
 def uniform_cube(n, d=64, seed=0):

@@ -11,7 +11,6 @@ import joblib
 import numpy as np
 import pytest
 
-import skdse
 from skdse import (
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,
@@ -31,6 +30,8 @@ from skdse._resources import (
 )
 from skdse._validation import check_entropy_params
 from skdse.scoring import make_dse_scorer, make_dsmi_scorer
+
+from ._data import ENTROPY_ENTRY_POINTS
 
 GiB, MiB = 2**30, 2**20
 #: What cgroup v1 writes for "no limit" (2**63 - 1, page aligned).
@@ -307,14 +308,7 @@ def test_bad_n_jobs_is_refused_naming_it(call, value, exc, message):
 
 
 def test_n_jobs_is_a_parameter_of_every_entry_point():
-    for fn in (
-        skdse.diffusion_spectral_entropy,
-        skdse.diffusion_spectral_mutual_information,
-        DiffusionSpectralEntropy.__init__,
-        DiffusionSpectralMI.__init__,
-        make_dse_scorer,
-        make_dsmi_scorer,
-    ):
+    for fn in ENTROPY_ENTRY_POINTS:
         assert inspect.signature(fn).parameters["n_jobs"].default is None, fn
     est = DiffusionSpectralEntropy(n_jobs=2)
     assert est.get_params()["n_jobs"] == 2

@@ -25,7 +25,7 @@ from skdse._operators import DenseOperator, KnnOperator, MatrixFreeOperator
 from skdse._validation import check_entropy_params
 from skdse.datasets import make_branching_tree, make_noisy_subspace
 
-from ._data import DATASETS
+from ._data import DATASETS, ENTROPY_ENTRY_POINTS
 from ._tolerances import SLQ_TOL
 
 
@@ -210,17 +210,8 @@ def test_bad_solver_parameters(param, value, exc):
 
 
 def test_public_defaults_agree_with_one_source():
-    from skdse.scoring import make_dse_scorer, make_dsmi_scorer
-
     defaults = check_entropy_params()
-    for fn in (
-        skdse.diffusion_spectral_entropy,
-        skdse.diffusion_spectral_mutual_information,
-        DiffusionSpectralEntropy.__init__,
-        DiffusionSpectralMI.__init__,
-        make_dse_scorer,
-        make_dsmi_scorer,
-    ):
+    for fn in ENTROPY_ENTRY_POINTS:
         for name, p in inspect.signature(fn).parameters.items():
             if hasattr(defaults, name) and name != "n_repeats":
                 assert p.default == getattr(defaults, name), (fn, name)
