@@ -485,6 +485,7 @@ def test_scheduler_rows_lost_by_the_cluster_are_sent_again(monkeypatch, capsys):
     assert cli._fit(est, X, args) is est
     assert len(sent) == 2 and all(s is X for s in sent)  # scattered again from the host copy
     assert "sending them again" in capsys.readouterr().err
+
     class AlwaysLoses:
         def fit(self, X, *y):
             raise ClusterDataLost("lost rows")
