@@ -389,6 +389,12 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         Mean DSE of the matched random subsets for each class.
     group_marginal_stds_ : ndarray of shape (n_groups,)
         Their standard deviation over the repeats.
+    solver_ : str
+        The solver the class terms ran: ``"exact"``, ``"slq"``, or
+        ``"exact+slq"`` when small classes ran exactly (see ``solver``).
+    n_samples_used_ : int
+        Rows in the class terms: the sum over classes of
+        ``min(class size, max_samples)``.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -62,9 +62,16 @@ class DSMIResult:
     marginal: np.ndarray
     marginal_std: np.ndarray
     bandwidth: float | str
+    #: rows of the class terms (each at most ``max_samples``); None for the baselines
+    n_samples_used: int | None = None
+    #: the spectrum solver(s) the terms ran: "exact", "slq" or "exact+slq"
+    solver: str | None = None
 
     def set_fitted_attributes(self, estimator) -> None:
         """Store the result on a fitted MI estimator, under scikit-learn's ``name_`` convention."""
+        if self.solver is not None:
+            estimator.solver_ = self.solver
+            estimator.n_samples_used_ = self.n_samples_used
         estimator.bandwidth_ = self.bandwidth
         estimator.mutual_information_ = self.mutual_information
         estimator.entropy_ = self.entropy
@@ -234,9 +241,8 @@ def compute_dsmi(
         bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
         sigma = resolve_bandwidth(X, params.bandwidth, random_state=bw_rng)
     sizes = np.unique(y, return_counts=True)[1]
-    largest = int(sizes.max())
-    if params.max_samples is not None:
-        largest = min(largest, params.max_samples)
+    term_sizes = sizes if params.max_samples is None else np.minimum(sizes, params.max_samples)
+    largest = int(term_sizes.max())
     if resolve_solver(largest, params) == "exact":
         check_dense_fits(
             largest,
@@ -261,7 +267,12 @@ def compute_dsmi(
     )
     if widest is not None and sigma != "knn":
         warn_if_degenerate(widest, sigma, stacklevel=warn_stacklevel)
-    return mi_result(groups, sizes, conditional, marginal, sigma)
+    solvers = sorted({resolve_solver(int(size), params) for size in term_sizes})
+    return replace(
+        mi_result(groups, sizes, conditional, marginal, sigma),
+        n_samples_used=int(term_sizes.sum()),
+        solver="+".join(solvers),
+    )
 
 
 @releases_device_memory

@@ -277,18 +277,6 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _dsmi_usage(est) -> dict:
-    """Rows in DSMI's class terms (each at most ``max_samples``) and their solver(s)."""
-    from ._entropy import resolve_solver
-
-    params = est._validated_params()
-    sizes = np.asarray(est.group_sizes_)
-    if params.max_samples is not None:
-        sizes = np.minimum(sizes, params.max_samples)
-    solvers = sorted({resolve_solver(int(n), params) for n in sizes})
-    return {"n_samples_used": int(sizes.sum()), "solver": "+".join(solvers)}
-
-
 def _measure_file(args, path, reference) -> dict:
     from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
 
@@ -312,7 +300,8 @@ def _measure_file(args, path, reference) -> dict:
             DSE=est.entropy_,
             conditional_DSE=est.conditional_entropy_,
             n_groups=len(est.groups_),
-            **_dsmi_usage(est),
+            solver=est.solver_,
+            n_samples_used=int(est.n_samples_used_),
         )
     else:
         est = _fit(

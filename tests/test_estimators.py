@@ -156,3 +156,16 @@ def test_subsample_ensemble_mean_and_spread(digits):
     # below max_samples there is nothing to resample: one exact spectrum
     whole = DiffusionSpectralEntropy(n_subsamples=5, max_samples=1000).fit(X)
     assert whole.entropy_std_ == 0.0 and whole.eigenvalues_ is not None
+
+
+def test_dsmi_reports_the_solver_and_rows_its_terms_used():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [40, 200])
+    X = rng.normal(size=(240, 3)) + 3 * y[:, None]
+    kw = dict(n_repeats=2, random_state=0)
+    est = DiffusionSpectralMI(solver="slq", max_samples=150, **kw).fit(X, y)
+    # 40 rows: slq's probes would span them, so that class runs exactly; 150 rows: slq
+    assert est.solver_ == "exact+slq"
+    assert est.n_samples_used_ == 40 + 150
+    whole = DiffusionSpectralMI(**kw).fit(X, y)
+    assert whole.solver_ == "exact" and whole.n_samples_used_ == 240
