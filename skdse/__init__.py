@@ -1,5 +1,8 @@
 """skdse: diffusion spectral entropy and mutual information for scikit-learn.
 
+The DSE/DSMI API lives here; the paper's baselines are in
+:mod:`skdse.baselines` and the scorers in :mod:`skdse.scoring`.
+
 Examples
 --------
 >>> import numpy as np
@@ -9,15 +12,7 @@ Examples
 True
 """
 
-from ._baseline_estimators import BaselineEntropy, BaselineMI
-from ._baselines import (
-    adjacency_spectral_entropy,
-    adjacency_spectral_mutual_information,
-    classic_mutual_information,
-    classic_shannon_entropy,
-    diffusion_matrix_entry_entropy,
-    matrix_entry_mutual_information,
-)
+from . import baselines
 from ._entropy import diffusion_spectral_entropy
 from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
 from ._mi import diffusion_spectral_mutual_information
@@ -27,18 +22,29 @@ from ._validation import InsufficientMemoryError
 __version__ = "0.1.0"
 
 __all__ = [
-    "BaselineEntropy",
-    "BaselineMI",
     "DiffusionSpectralEntropy",
     "DiffusionSpectralMI",
     "InsufficientMemoryError",
-    "adjacency_spectral_entropy",
-    "adjacency_spectral_mutual_information",
-    "classic_mutual_information",
-    "classic_shannon_entropy",
-    "diffusion_matrix_entry_entropy",
     "diffusion_spectral_entropy",
     "diffusion_spectral_mutual_information",
-    "matrix_entry_mutual_information",
     "partition_reference",
 ]
+
+
+def __getattr__(name: str):
+    """The baselines' old top-level names, with a FutureWarning (PEP 562)."""
+    if name in baselines.__all__:
+        import sys
+        import warnings
+
+        # ``from skdse import name`` asks twice: importlib's hasattr, then the
+        # importing line; warn only for the second, which names the caller's line.
+        if sys._getframe(1).f_globals.get("__name__") != "importlib._bootstrap":
+            warnings.warn(
+                f"skdse.{name} moved to skdse.baselines.{name}; the top-level name will "
+                f"be removed in the next release. Use `from skdse.baselines import {name}`.",
+                FutureWarning,
+                stacklevel=2,
+            )
+        return getattr(baselines, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

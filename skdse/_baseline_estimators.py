@@ -72,7 +72,7 @@ class BaselineEntropy(_Baseline):
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse import BaselineEntropy
+    >>> from skdse.baselines import BaselineEntropy
     >>> X = np.random.default_rng(0).normal(size=(64, 200))
     >>> BaselineEntropy("classic").fit(X).entropy_  # saturated at log2(64)
     6.0
@@ -145,7 +145,7 @@ class BaselineMI(PartitionsReference, _Baseline):
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse import BaselineMI
+    >>> from skdse.baselines import BaselineMI
     >>> y = np.repeat([0, 1], 30)
     >>> X = np.c_[y, np.random.default_rng(0).normal(size=60)]
     >>> bool(BaselineMI("classic", random_state=0).fit(X, y).mutual_information_ > 0.5)

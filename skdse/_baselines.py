@@ -198,7 +198,7 @@ def classic_shannon_entropy(X, *, n_bins_per_dim=2, base=2, max_samples=10000, r
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse import classic_shannon_entropy
+    >>> from skdse.baselines import classic_shannon_entropy
     >>> classic_shannon_entropy(np.eye(4))  # four distinct binned rows
     2.0
     >>> classic_shannon_entropy(np.ones((5, 3)))
@@ -219,7 +219,7 @@ def diffusion_matrix_entry_entropy(
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse import diffusion_matrix_entry_entropy
+    >>> from skdse.baselines import diffusion_matrix_entry_entropy
     >>> X = np.random.default_rng(0).normal(size=(50, 2))
     >>> bool(0 < diffusion_matrix_entry_entropy(X) <= 2 * np.log2(50))
     True
@@ -263,7 +263,7 @@ def adjacency_spectral_entropy(
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse import adjacency_spectral_entropy
+    >>> from skdse.baselines import adjacency_spectral_entropy
     >>> X = np.random.default_rng(0).normal(size=(60, 3))
     >>> [round(adjacency_spectral_entropy(X, kind=k), 1) >= 0 for k in ("gaussian", "knn")]
     [True, True]
@@ -309,7 +309,7 @@ def classic_mutual_information(
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse import classic_mutual_information
+    >>> from skdse.baselines import classic_mutual_information
     >>> y = np.repeat([0, 1], 20)
     >>> X = np.c_[y, np.random.default_rng(0).normal(size=40)]
     >>> bool(classic_mutual_information(X, y, random_state=0) > 0.5)
@@ -343,7 +343,7 @@ def adjacency_spectral_mutual_information(
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse import adjacency_spectral_mutual_information
+    >>> from skdse.baselines import adjacency_spectral_mutual_information
     >>> y = np.repeat([0, 1], 30)
     >>> X = np.random.default_rng(0).normal(size=(60, 2)) + 5 * y[:, None]
     >>> bool(adjacency_spectral_mutual_information(X, y, random_state=0) > 0)
@@ -372,7 +372,7 @@ def matrix_entry_mutual_information(
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse import matrix_entry_mutual_information
+    >>> from skdse.baselines import matrix_entry_mutual_information
     >>> y = np.repeat([0, 1], 30)
     >>> X = np.random.default_rng(0).normal(size=(60, 2)) + 5 * y[:, None]
     >>> mi = matrix_entry_mutual_information(X, y, random_state=0)
