@@ -6,10 +6,17 @@ The gallery examples run during the build; ``SKDSE_DOCS_PLOT=0`` skips running t
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import skdse  # noqa: E402
+
+# sphinx-gallery looks for the shortest import path of skdse.baselines.* by
+# trying skdse.<name>, which answers with the deprecated alias's FutureWarning
+warnings.filterwarnings(
+    "ignore", r"skdse\.\w+ moved to skdse\.baselines", FutureWarning, r"sphinx_gallery\b"
+)
 
 project = "skdse"
 author = "skdse developers"

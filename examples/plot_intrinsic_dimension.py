@@ -14,7 +14,8 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 
-from skdse import DiffusionSpectralEntropy, classic_shannon_entropy
+from skdse import DiffusionSpectralEntropy
+from skdse.baselines import classic_shannon_entropy
 from skdse.datasets import make_noisy_subspace
 
 dims = [1, 2, 5, 10, 20, 50]

@@ -11,7 +11,8 @@ more information. The classic mutual information is shown beside it.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from skdse import classic_mutual_information, diffusion_spectral_mutual_information
+from skdse import diffusion_spectral_mutual_information
+from skdse.baselines import classic_mutual_information
 from skdse.datasets import make_branching_tree
 
 fractions = np.linspace(0, 1, 6)

@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import make_blobs
 
-from skdse import classic_mutual_information, diffusion_spectral_mutual_information
+from skdse import diffusion_spectral_mutual_information
+from skdse.baselines import classic_mutual_information
 
 n = int(os.environ.get("SKDSE_GALLERY_N", "5000"))
 dims = [20, 50, 100, 200, 500, 1000]

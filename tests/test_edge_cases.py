@@ -11,7 +11,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from skdse import (
-    BaselineEntropy,
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,
     diffusion_spectral_entropy,
@@ -19,6 +18,7 @@ from skdse import (
 )
 from skdse._entropy import krylov_bytes, resolve_solver
 from skdse._validation import check_entropy_params
+from skdse.baselines import BaselineEntropy
 from skdse.scoring import make_dse_scorer
 
 # slq on 150 points with few vectors, so slq (not its exact fallback) runs

@@ -12,16 +12,18 @@ import numpy as np
 import pytest
 
 from skdse import (
-    BaselineEntropy,
     DiffusionSpectralEntropy,
-    adjacency_spectral_entropy,
-    diffusion_matrix_entry_entropy,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
     partition_reference,
 )
 from skdse._kernels import diffusion_operator, resolve_bandwidth
 from skdse._operators import DenseOperator, MatrixFreeOperator, knn_search
+from skdse.baselines import (
+    BaselineEntropy,
+    adjacency_spectral_entropy,
+    diffusion_matrix_entry_entropy,
+)
 
 
 def dse(X, **kw):

@@ -7,11 +7,10 @@ from sklearn.decomposition import PCA
 from skdse import (
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,
-    diffusion_matrix_entry_entropy,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
-    matrix_entry_mutual_information,
 )
+from skdse.baselines import diffusion_matrix_entry_entropy, matrix_entry_mutual_information
 from skdse.scoring import dse_scorer, dsmi_scorer, make_dsmi_scorer
 
 from ._tolerances import F32_TOL

@@ -14,17 +14,19 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import skdse
 import skdse._entropy as engine
 from skdse import (
-    BaselineEntropy,
-    BaselineMI,
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,
+    diffusion_spectral_mutual_information,
+    partition_reference,
+)
+from skdse.baselines import (
+    BaselineEntropy,
+    BaselineMI,
     adjacency_spectral_entropy,
     adjacency_spectral_mutual_information,
     classic_mutual_information,
     classic_shannon_entropy,
     diffusion_matrix_entry_entropy,
-    diffusion_spectral_mutual_information,
-    partition_reference,
 )
 from skdse.datasets import make_branching_tree
 
