@@ -10,7 +10,7 @@ that row's own. The data (a noisy 3-dimensional manifold in D = 128) is
 generated on the workers, chunk by chunk, so it never passes through the
 client. ``solver="slq"``, ``max_samples=None``, default slq settings.
 
-- kNN kernel (``bandwidth="knn"``) at ``--sizes``: neighbour search in a task
+- kNN kernel (``affinity="knn"``) at ``--sizes``: neighbour search in a task
   per pair of row chunks, the sparse graph gathered, products on the client.
 - Gaussian kernel (``bandwidth="scale"``) at ``--gaussian-sizes``: blocks
   persisted on the cluster while they fit half its memory, else recomputed
@@ -62,7 +62,7 @@ if __name__ == "__main__":
             for i, r in enumerate(sizes)
         ])
         pids = client.run(os.getpid)
-        kw = dict(bandwidth="knn") if kernel == "knn" else dict(bandwidth="scale")
+        kw = dict(affinity="knn") if kernel == "knn" else dict(bandwidth="scale")
         matrix_free = []
         original = DaskMatrixFreeOperator.__init__
         def spy(self, *a, **k):

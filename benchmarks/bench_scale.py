@@ -28,7 +28,7 @@ from skdse import DiffusionSpectralEntropy
 from skdse.datasets import make_noisy_subspace
 n, operator = int(sys.argv[1]), sys.argv[2]
 X = make_noisy_subspace(n, 3, 128, noise=0.05, random_state=0)
-kw = dict(bandwidth="knn") if operator == "knn" else dict(operator=operator)
+kw = dict(affinity="knn") if operator == "knn" else dict(operator=operator)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 est = DiffusionSpectralEntropy(solver="slq", max_samples=None, random_state=0, **kw).fit(X)

@@ -131,13 +131,14 @@ def crossover(sizes):
 def knn_comparison(sizes):
     """DSE of the sparse kNN kernel beside the dense Gaussian ("scale") kernel."""
     exact = check_entropy_params(solver="exact")
-    slq = check_entropy_params(solver="slq")
+    knn_exact_p = check_entropy_params(solver="exact", affinity="knn")
+    knn_slq_p = check_entropy_params(solver="slq", affinity="knn")
     rows = []
     for n in sizes:
         for fam, X in families(n).items():
             gauss, _ = diffusion_spectrum(X, resolve_bandwidth(X, "scale"), exact)
-            knn_exact, _ = diffusion_spectrum(X, "knn", exact)
-            knn_slq, _ = diffusion_spectrum(X, "knn", slq, np.random.default_rng(0))
+            knn_exact, _ = diffusion_spectrum(X, None, knn_exact_p)
+            knn_slq, _ = diffusion_spectrum(X, None, knn_slq_p, np.random.default_rng(0))
             rows.append(
                 [str(n), fam]
                 + [f"{gauss.entropy(t, 2.0):.3f}" for t in TS]

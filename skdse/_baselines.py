@@ -139,7 +139,8 @@ def _sigma(X, p: dict, random_state):
 
 def _bad_knn():
     raise ValueError(
-        "bandwidth='knn' is for the diffusion measures; use a float, 'scale' or 'median'."
+        "bandwidth='knn' is not a width (the diffusion measures take affinity='knn'); "
+        "use a float, 'scale' or 'median'."
     )
 
 

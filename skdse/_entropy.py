@@ -29,6 +29,7 @@ from ._validation import (
     check_memory,
     check_X,
     entropy_params_from,
+    warn_if_deprecated_bandwidth,
 )
 
 #: Largest N the "auto" solver computes exactly. Measured on a 2-core machine
@@ -107,7 +108,7 @@ def _slq_operator(X, sigma, params: EntropyParams):
     xp = namespace(X)
     n = X.shape[0]
     krylov = krylov_bytes(n, params)
-    if sigma == "knn":
+    if params.affinity == "knn":
         check_krylov_fits(n, params)
         return KnnOperator(X, params.n_neighbors)
     dense_bytes = dense_slq_bytes(n)
@@ -132,7 +133,8 @@ def diffusion_spectrum(
 ) -> tuple[ExactSpectrum | QuadratureSpectrum, KernelDiagnostics]:
     """Spectrum of the diffusion operator of validated ``X`` at bandwidth ``sigma``.
 
-    ``sigma`` is a float, or ``"knn"`` for the adaptive kNN kernel. The single
+    ``params.affinity`` chooses the kernel: ``sigma`` is the Gaussian
+    affinity's width (a float), None for the adaptive kNN kernel. The single
     place where an operator is built and solved; every entropy (DSE, each
     DSMI term) comes through here. X may live on any array-API backend; the
     spectrum comes back on the host, and the device's memory pool is
@@ -151,7 +153,7 @@ def diffusion_spectrum(
     try:
         if resolve_solver(n, params) == "exact":
             check_dense_fits(n, itemsize=params.itemsize, available=device_memory_bytes(xp, X))
-            if sigma == "knn":
+            if params.affinity == "knn":
                 op = KnnOperator(X, params.n_neighbors)
                 A, diag = op.toarray(), op.diagnostics
             else:
@@ -196,7 +198,7 @@ def _dask_spectrum(X, sigma, params: EntropyParams, rng):
         check_dense_fits(n, itemsize=params.itemsize)
     else:
         check_krylov_fits(n, params)
-    if sigma == "knn":
+    if params.affinity == "knn":
         op = KnnOperator.from_neighbors(*dask_knn_search(X, params.n_neighbors))
         if exact:
             return ExactSpectrum(exact_eigenvalues(op.toarray())), op.diagnostics
@@ -250,7 +252,8 @@ class DSEResult:
     entropy: float
     entropy_std: float
     spectrum: ExactSpectrum | QuadratureSpectrum
-    bandwidth: float | str
+    #: the resolved sigma; None for the knn affinity (no single width)
+    bandwidth: float | None
     n_samples_used: int
 
 
@@ -286,7 +289,8 @@ def compute_dse(
     """DSE of validated ``X`` with validated parameters.
 
     A float ``params.bandwidth`` is used as sigma; ``"scale"`` and
-    ``"median"`` are resolved on the full ``X`` before any subsampling. With
+    ``"median"`` are resolved on the full ``X`` before any subsampling; the
+    ``"knn"`` affinity has none (sigma None). With
     ``n_subsamples > 1`` and more rows than ``max_samples``, each subsample is
     an independent task (joblib with ``params.n_jobs`` workers, so a
     ``parallel_config(backend="dask")`` spreads them over a cluster), seeded
@@ -297,8 +301,8 @@ def compute_dse(
     rng = check_random_state(random_state)
     idx = subsample_indices(X.shape[0], params.max_samples, rng)
     sigma = (
-        "knn"
-        if params.bandwidth == "knn"
+        None
+        if params.affinity == "knn"
         else resolve_bandwidth(X, params.bandwidth, random_state=rng)
     )
     seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -330,7 +334,7 @@ def compute_dse(
         Xs = X if idx is None else take_rows(X, idx)
         spec, diag = cached_spectrum(Xs, sigma, params, seed)
         n_used = Xs.shape[0]
-    if sigma != "knn":
+    if params.affinity != "knn":
         warn_if_degenerate(diag, sigma, stacklevel=warn_stacklevel)
     return DSEResult(
         entropy=float(spec.entropy(params.t, params.base)),
@@ -345,6 +349,7 @@ def compute_dse(
 def diffusion_spectral_entropy(
     X,
     *,
+    affinity="gaussian",
     bandwidth="scale",
     t=1,
     base=2,
@@ -377,19 +382,26 @@ def diffusion_spectral_entropy(
         The representation (for example a layer's activations). At least two
         finite rows; sparse matrices are refused (densify them). A
         row-chunked dask array is computed on the cluster (see :doc:`/dask`).
-    bandwidth : float, "scale", "median" or "knn", default="scale"
-        Kernel width sigma. ``"scale"`` uses ``2 sigma^2 = sum_j Var(X[:, j])``
+    affinity : {"gaussian", "knn"}, default="gaussian"
+        The kernel, as in :class:`sklearn.manifold.SpectralEmbedding`.
+        ``"gaussian"``: the dense Gaussian affinity of width ``bandwidth``.
+        ``"knn"``: a different kernel, with per-point widths ``sigma_i``
+        (distance to the ``n_neighbors``-th neighbour),
+        ``exp(-d_ij^2 / (2 sigma_i sigma_j))`` kept on the symmetrised kNN
+        graph only; it is sparse, so it scales to large N, but its values
+        differ from the dense Gaussian kernel's. ``bandwidth`` is ignored.
+    bandwidth : float, "scale" or "median", default="scale"
+        Width sigma of the Gaussian affinity (ignored when ``affinity="knn"``).
+        ``"scale"`` uses ``2 sigma^2 = sum_j Var(X[:, j])``
         (scikit-learn's SVC ``gamma="scale"`` on feature-centred X) and is
         invariant to rescaling, rotating and translating X; ``"median"`` is
         the median pairwise distance; a float is a fixed sigma (``10.0``
-        reproduces the paper and ``dse-dsmi``). ``"knn"`` is a different
-        kernel: per-point widths ``sigma_i`` (distance to the
-        ``n_neighbors``-th neighbour), ``exp(-d_ij^2 / (2 sigma_i sigma_j))``
-        kept on the symmetrised kNN graph only; it is sparse, so it scales
-        to large N, but its values differ from the dense Gaussian kernel's.
+        reproduces the paper and ``dse-dsmi``).
         A float so small that every pair of distinct rows has affinity 0
         (down to the smallest float) gives that limit, ``log(n_distinct)``
-        (duplicated rows stay together as one point).
+        (duplicated rows stay together as one point). ``"knn"`` is
+        deprecated (a ``FutureWarning``; removed in the next release): it
+        means ``affinity="knn"``.
     t : float, default=1
         Diffusion time: the power of the eigenvalues. Larger t suppresses the
         small, noise-driven eigenvalues and lowers the entropy.
@@ -421,7 +433,7 @@ def diffusion_spectral_entropy(
         on the cluster and ``"auto"`` compares them with the workers' memory
         limits (see :doc:`/dask`).
     n_neighbors : int, default=15
-        Neighbours of the ``"knn"`` bandwidth.
+        Neighbours of the ``"knn"`` affinity.
     n_lanczos_steps : int, default=30
         Lanczos steps (quadrature nodes) per probe, for slq.
     n_probes : int, default=32
@@ -485,6 +497,8 @@ def diffusion_spectral_entropy(
     -----
     UserWarning
         When the bandwidth makes the kernel degenerate (all affinities ~1 or ~0).
+    FutureWarning
+        When ``bandwidth="knn"`` (deprecated): pass ``affinity="knn"``.
 
     See Also
     --------
@@ -502,7 +516,11 @@ def diffusion_spectral_entropy(
     >>> h_slq = diffusion_spectral_entropy(X, solver="slq", random_state=0)
     >>> bool(abs(h - h_slq) < 0.05)
     True
+    >>> h_knn = diffusion_spectral_entropy(X, affinity="knn", n_neighbors=10)
+    >>> bool(0 <= h_knn <= np.log2(200))
+    True
     """
+    warn_if_deprecated_bandwidth(bandwidth)
     params = entropy_params_from(locals())
     X = check_X(X, backend=params.backend)
     return compute_dse(X, params, random_state=random_state).entropy

@@ -18,6 +18,7 @@ from ._validation import (
     check_X,
     entropy_params_from,
     names_unreal_data,
+    warn_if_deprecated_bandwidth,
 )
 
 _X_CHECKS = dict(
@@ -70,8 +71,13 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
 
     Parameters
     ----------
-    bandwidth : float, "scale", "median" or "knn", default="scale"
-        Kernel width sigma; see :func:`diffusion_spectral_entropy`.
+    affinity : {"gaussian", "knn"}, default="gaussian"
+        The kernel: the dense Gaussian affinity, or the sparse adaptive kNN
+        graph; see :func:`diffusion_spectral_entropy`.
+    bandwidth : float, "scale" or "median", default="scale"
+        Width sigma of the Gaussian affinity, ignored when ``affinity="knn"``;
+        see :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
+        means ``affinity="knn"``, with a ``FutureWarning`` in ``fit``).
     t : float, default=1
         Diffusion time (power of the eigenvalues).
     base : float, default=2
@@ -88,7 +94,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     operator : {"auto", "dense", "matrix_free"}, default="auto"
         What slq multiplies with.
     n_neighbors : int, default=15
-        Neighbours of the ``"knn"`` bandwidth.
+        Neighbours of the ``"knn"`` affinity.
     n_lanczos_steps : int, default=30
         Lanczos steps per probe (slq).
     n_probes : int, default=32
@@ -120,8 +126,12 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
 
     Attributes
     ----------
-    bandwidth_ : float or "knn"
-        The resolved sigma, reused by :meth:`score`.
+    affinity_ : str
+        The affinity used, ``"gaussian"`` or ``"knn"``; :meth:`score` uses it too.
+    bandwidth_ : float or None
+        The resolved sigma, reused by :meth:`score`; None for the ``"knn"``
+        affinity, which has no single width (each point has its own, from
+        the data scored).
     entropy_ : float
         DSE of the training data.
     entropy_std_ : float
@@ -167,6 +177,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     def __init__(
         self,
         *,
+        affinity="gaussian",
         bandwidth="scale",
         t=1,
         base=2,
@@ -185,6 +196,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         random_state=None,
         n_jobs=None,
     ):
+        self.affinity = affinity
         self.bandwidth = bandwidth
         self.t = t
         self.base = base
@@ -219,10 +231,11 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         -------
         self : DiffusionSpectralEntropy
         """
+        warn_if_deprecated_bandwidth(self.bandwidth)
         X = self._check_X(X, reset=True)
-        res = compute_dse(
-            X, self._validated_params(), random_state=self.random_state, warn_stacklevel=5
-        )
+        params = self._validated_params()
+        res = compute_dse(X, params, random_state=self.random_state, warn_stacklevel=5)
+        self.affinity_ = params.affinity
         self.bandwidth_ = res.bandwidth
         self.entropy_ = res.entropy
         self.entropy_std_ = res.entropy_std
@@ -236,7 +249,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
 
     @releases_device_memory
     def score(self, X, y=None):
-        """DSE of X with the bandwidth resolved in ``fit``.
+        """DSE of X with the kernel of ``fit`` (its affinity and resolved bandwidth).
 
         Parameters
         ----------
@@ -251,7 +264,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        params = self._validated_params().with_bandwidth(self.bandwidth_)
+        params = self._validated_params().with_kernel(self.affinity_, self.bandwidth_)
         return compute_dse(X, params, random_state=self.random_state, warn_stacklevel=5).entropy
 
     def entropy_profile(self, t):
@@ -307,8 +320,13 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
 
     Parameters
     ----------
-    bandwidth : float, "scale", "median" or "knn", default="scale"
-        Kernel width sigma; see :func:`diffusion_spectral_entropy`.
+    affinity : {"gaussian", "knn"}, default="gaussian"
+        The kernel: the dense Gaussian affinity, or the sparse adaptive kNN
+        graph; see :func:`diffusion_spectral_entropy`.
+    bandwidth : float, "scale" or "median", default="scale"
+        Width sigma of the Gaussian affinity, ignored when ``affinity="knn"``;
+        see :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
+        means ``affinity="knn"``, with a ``FutureWarning`` in ``fit``).
     t : float, default=1
         Diffusion time.
     base : float, default=2
@@ -324,7 +342,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     operator : {"auto", "dense", "matrix_free"}, default="auto"
         What slq multiplies with.
     n_neighbors : int, default=15
-        Neighbours of the ``"knn"`` bandwidth.
+        Neighbours of the ``"knn"`` affinity.
     n_lanczos_steps : int, default=30
         Lanczos steps per probe (slq).
     n_probes : int, default=32
@@ -365,8 +383,12 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
 
     Attributes
     ----------
-    bandwidth_ : float or "knn"
-        The resolved sigma, reused by :meth:`score`.
+    affinity_ : str
+        The affinity used, ``"gaussian"`` or ``"knn"``; :meth:`score` uses it too.
+    bandwidth_ : float or None
+        The resolved sigma, reused by :meth:`score`; None for the ``"knn"``
+        affinity, which has no single width (each point has its own, from
+        the data scored).
     mutual_information_ : float
         DSMI of the training data.
     entropy_ : float
@@ -421,6 +443,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     def __init__(
         self,
         *,
+        affinity="gaussian",
         bandwidth="scale",
         t=1,
         base=2,
@@ -443,6 +466,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         random_state=None,
         n_jobs=None,
     ):
+        self.affinity = affinity
         self.bandwidth = bandwidth
         self.t = t
         self.base = base
@@ -465,10 +489,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _compute(self, X, labels, bandwidth):
-        params = self._validated_params()
-        if bandwidth is not None:
-            params = params.with_bandwidth(bandwidth)
+    def _compute(self, X, labels, params):
         return compute_dsmi(
             X, labels, params, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=6
         )
@@ -489,14 +510,17 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         -------
         self : DiffusionSpectralMI
         """
+        warn_if_deprecated_bandwidth(self.bandwidth)
         X = self._check_X(X, reset=True)
         self.partition_ = self._partition(X, y)
-        self._compute(X, self.partition_, None).set_fitted_attributes(self)
+        params = self._validated_params()
+        self._compute(X, self.partition_, params).set_fitted_attributes(self)
+        self.affinity_ = params.affinity
         return self
 
     @releases_device_memory
     def score(self, X, y):
-        """DSMI of (X, y) with the bandwidth resolved in ``fit``.
+        """DSMI of (X, y) with the kernel of ``fit`` (its affinity and resolved bandwidth).
 
         Parameters
         ----------
@@ -511,7 +535,8 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._compute(X, self._partition(X, y), self.bandwidth_).mutual_information
+        params = self._validated_params().with_kernel(self.affinity_, self.bandwidth_)
+        return self._compute(X, self._partition(X, y), params).mutual_information
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -28,6 +28,7 @@ from ._validation import (
     check_dense_fits,
     check_X,
     entropy_params_from,
+    warn_if_deprecated_bandwidth,
 )
 
 
@@ -61,7 +62,8 @@ class DSMIResult:
     conditional: np.ndarray
     marginal: np.ndarray
     marginal_std: np.ndarray
-    bandwidth: float | str
+    #: the resolved sigma; None for the knn affinity and for baselines without one
+    bandwidth: float | None
     #: rows of the class terms (each at most ``max_samples``); None for the baselines
     n_samples_used: int | None = None
     #: the spectrum solver(s) the terms ran: "exact", "slq" or "exact+slq"
@@ -235,8 +237,8 @@ def compute_dsmi(
     """
     n_groups = len(np.unique(y))
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
-    if params.bandwidth == "knn":
-        sigma = "knn"
+    if params.affinity == "knn":
+        sigma = None  # the adaptive kNN kernel has no single width
     else:
         bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
         sigma = resolve_bandwidth(X, params.bandwidth, random_state=bw_rng)
@@ -265,7 +267,7 @@ def compute_dsmi(
         verbose=params.verbose,
         desc="DSMI terms",
     )
-    if widest is not None and sigma != "knn":
+    if widest is not None and params.affinity != "knn":
         warn_if_degenerate(widest, sigma, stacklevel=warn_stacklevel)
     solvers = sorted({resolve_solver(int(size), params) for size in term_sizes})
     return replace(
@@ -280,6 +282,7 @@ def diffusion_spectral_mutual_information(
     X,
     y,
     *,
+    affinity="gaussian",
     bandwidth="scale",
     t=1,
     base=2,
@@ -321,8 +324,12 @@ def diffusion_spectral_mutual_information(
         sample such as the flattened input images (clustered); see
         :func:`partition_reference`. Precomputed cluster labels are discrete
         labels: pass them as y.
-    bandwidth : float, "scale", "median" or "knn", default="scale"
-        See :func:`diffusion_spectral_entropy`.
+    affinity : {"gaussian", "knn"}, default="gaussian"
+        The kernel; see :func:`diffusion_spectral_entropy`.
+    bandwidth : float, "scale" or "median", default="scale"
+        Width of the Gaussian affinity, ignored when ``affinity="knn"``; see
+        :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
+        means ``affinity="knn"``).
     t : float, default=1
         Diffusion time.
     base : float, default=2
@@ -382,6 +389,7 @@ def diffusion_spectral_mutual_information(
     >>> mi > 0.5
     True
     """
+    warn_if_deprecated_bandwidth(bandwidth)
     params = entropy_params_from(locals())
     X = check_X(X, backend=params.backend)
     labels = partition_reference(

@@ -9,7 +9,7 @@ and the kernel diagnostics.
 - :class:`MatrixFreeOperator`: recomputes Gaussian kernel blocks from X for
   every product; memory O(N * block) instead of O(N^2).
 - :class:`KnnOperator`: a sparse adaptive-bandwidth kernel on the k-nearest-
-  neighbour graph (``bandwidth="knn"``), a different, documented estimand.
+  neighbour graph (``affinity="knn"``), a different, documented estimand.
 """
 
 from __future__ import annotations

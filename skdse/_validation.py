@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numbers
 import os
+import sys
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -18,7 +20,8 @@ from sklearn.utils.multiclass import type_of_target
 from ._backend import is_numpy, namespace, to_backend, to_numpy
 from ._resources import available_memory_bytes
 
-BANDWIDTH_STRINGS = ("scale", "median", "knn")
+AFFINITIES = ("gaussian", "knn")
+BANDWIDTH_STRINGS = ("scale", "median")
 SOLVERS = ("auto", "exact", "slq")
 OPERATORS = ("auto", "dense", "matrix_free")
 BACKENDS = ("auto", "numpy", "cupy")
@@ -65,7 +68,11 @@ def _check_int(name: str, value, *, lower: int, allow_none: bool = False) -> int
 
 
 def check_bandwidth(bandwidth) -> float | str:
-    """Validate ``bandwidth``: a positive finite float, ``"scale"``, ``"median"`` or ``"knn"``."""
+    """Validate ``bandwidth``: a positive finite float, ``"scale"`` or ``"median"``.
+
+    The width of the Gaussian affinity only; the deprecated ``"knn"`` is
+    turned into ``affinity="knn"`` by :func:`check_entropy_params`.
+    """
     if isinstance(bandwidth, str):
         if bandwidth not in BANDWIDTH_STRINGS:
             raise ValueError(
@@ -79,6 +86,48 @@ def check_bandwidth(bandwidth) -> float | str:
             f"got {bandwidth!r} of type {type(bandwidth).__name__}."
         )
     return _check_real("bandwidth", bandwidth)
+
+
+def is_deprecated_knn_bandwidth(bandwidth) -> bool:
+    """Whether ``bandwidth`` is the deprecated spelling ``"knn"`` of ``affinity="knn"``."""
+    return isinstance(bandwidth, str) and bandwidth == "knn"
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside skdse, seen from this function's caller.
+
+    Aims a warning at the user's line (or scikit-learn's, when it calls an
+    estimator) however many of skdse's frames lie between, without counting them.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_if_deprecated_bandwidth(bandwidth) -> None:
+    """The ``FutureWarning`` of ``bandwidth="knn"``, raised once by each public entry point.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skdse._validation import warn_if_deprecated_bandwidth
+    >>> with warnings.catch_warnings(record=True) as record:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_deprecated_bandwidth("knn")
+    >>> record[0].category.__name__
+    'FutureWarning'
+    """
+    if is_deprecated_knn_bandwidth(bandwidth):
+        warnings.warn(
+            "bandwidth='knn' is deprecated and will be removed in the next release: "
+            "use affinity='knn' (bandwidth is the Gaussian kernel's width only).",
+            FutureWarning,
+            stacklevel=_user_stacklevel(),
+        )
 
 
 def check_base(base) -> float:
@@ -182,8 +231,12 @@ def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class EntropyParams:
-    """Validated parameters of an entropy computation (functions and estimators alike)."""
+    """Validated parameters of an entropy computation (functions and estimators alike).
 
+    ``bandwidth`` is the Gaussian affinity's width, ignored when ``affinity`` is ``"knn"``.
+    """
+
+    affinity: str = "gaussian"
     bandwidth: float | str = "scale"
     t: float = 1.0
     base: float = 2.0
@@ -207,8 +260,15 @@ class EntropyParams:
         """Bytes per element of the exact solver's operator."""
         return np.dtype(self.dtype).itemsize
 
-    def with_bandwidth(self, bandwidth) -> EntropyParams:
-        return replace(self, bandwidth=bandwidth)
+    def with_kernel(self, affinity: str, bandwidth: float | None) -> EntropyParams:
+        """The parameters of a fitted kernel: its affinity and resolved width.
+
+        ``bandwidth`` is None for the ``"knn"`` affinity (no single width):
+        the parameter's value is kept, and ignored.
+        """
+        if bandwidth is None:
+            return replace(self, affinity=affinity)
+        return replace(self, affinity=affinity, bandwidth=bandwidth)
 
 
 def entropy_params_from(namespace: dict) -> EntropyParams:
@@ -224,6 +284,7 @@ def entropy_params_from(namespace: dict) -> EntropyParams:
 
 def check_entropy_params(
     *,
+    affinity="gaussian",
     bandwidth="scale",
     t=1,
     base=2,
@@ -245,10 +306,17 @@ def check_entropy_params(
 ) -> EntropyParams:
     """Validate the parameters every entropy computation takes.
 
-    Each wrong value raises a ValueError or TypeError that names it.
+    Each wrong value raises a ValueError or TypeError that names it. The
+    deprecated ``bandwidth="knn"`` means ``affinity="knn"`` (its warning is
+    the entry point's: :func:`warn_if_deprecated_bandwidth`); ``bandwidth``
+    is checked whatever the affinity, and ignored by ``"knn"``.
     """
     validate_random_state(random_state)
+    affinity = _check_choice("affinity", affinity, AFFINITIES)
+    if is_deprecated_knn_bandwidth(bandwidth):
+        affinity, bandwidth = "knn", EntropyParams.bandwidth
     return EntropyParams(
+        affinity=affinity,
         bandwidth=check_bandwidth(bandwidth),
         t=_check_real("t", t),
         base=check_base(base),

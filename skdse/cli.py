@@ -81,10 +81,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="columns that are not features (names or 0-based positions)",
     )
     parser.add_argument(
+        "--affinity",
+        default="gaussian",
+        choices=("gaussian", "knn"),
+        help="the kernel: dense Gaussian, or the sparse adaptive kNN graph (default: gaussian)",
+    )
+    parser.add_argument(
         "--bandwidth",
         type=_bandwidth,
         default="scale",
-        help="float sigma, 'scale', 'median' or 'knn' (default: scale)",
+        help="float sigma, 'scale' or 'median': the Gaussian kernel's width, ignored by "
+        "--affinity knn ('knn' is deprecated: use --affinity knn) (default: scale)",
     )
     parser.add_argument("--t", type=float, default=1.0, help="diffusion time (default: 1)")
     parser.add_argument("--base", type=float, default=2.0, help="log base (default: 2, bits)")
@@ -174,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _params(args) -> dict:
     return dict(
+        affinity=args.affinity,
         bandwidth=args.bandwidth,
         t=args.t,
         base=args.base,
@@ -314,7 +322,8 @@ def _measure_file(args, path, reference) -> dict:
         else:
             row.update(DSE=est.entropy_, std_error=est.entropy_std_)
         row.update(solver=est.solver_, n_samples_used=int(est.n_samples_used_))
-    row["bandwidth"] = est.bandwidth_
+    row["affinity"] = est.affinity_
+    row["bandwidth"] = est.bandwidth_  # None (empty) for the knn affinity: no single width
     row["seconds"] = round(time.perf_counter() - start, 3)
     return row
 

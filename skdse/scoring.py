@@ -8,7 +8,8 @@ scored::
 
 Each call resolves the bandwidth on the embedding it is given (there is no
 fitted kernel to reuse), so pass a float ``bandwidth`` to the factories to
-compare embeddings with one fixed kernel.
+compare embeddings with one fixed kernel. ``affinity="knn"`` scores with the
+sparse adaptive kNN kernel instead (``bandwidth`` is then ignored).
 
 The DSMI scorers read y exactly as :class:`skdse.DiffusionSpectralMI` does
 (through :func:`skdse.partition_reference`): class labels, a continuous
@@ -26,7 +27,12 @@ from ._backend import releases_device_memory
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
 from ._partition import check_partition_params, partition_reference
-from ._validation import check_not_masked, check_X, entropy_params_from
+from ._validation import (
+    check_not_masked,
+    check_X,
+    entropy_params_from,
+    warn_if_deprecated_bandwidth,
+)
 
 __all__ = ["dse_scorer", "dsmi_scorer", "make_dse_scorer", "make_dsmi_scorer"]
 
@@ -103,6 +109,7 @@ class _EmbeddingScorer:
 
 def make_dse_scorer(
     *,
+    affinity="gaussian",
     bandwidth="scale",
     t=1,
     base=2,
@@ -127,7 +134,7 @@ def make_dse_scorer(
 
     Parameters
     ----------
-    bandwidth, t, base, max_samples, n_subsamples, solver, operator, \
+    affinity, bandwidth, t, base, max_samples, n_subsamples, solver, operator, \
 n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
         As in :func:`skdse.diffusion_spectral_entropy`.
     n_jobs : int or None, default=None
@@ -157,12 +164,14 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
     make_dse_scorer(t=2.0, greater_is_better=False)
     """
     sign = _check_greater_is_better(greater_is_better)
+    warn_if_deprecated_bandwidth(bandwidth)
     params = entropy_params_from(locals())
     return _EmbeddingScorer("dse", params, random_state, n_jobs, greater_is_better=sign)
 
 
 def make_dsmi_scorer(
     *,
+    affinity="gaussian",
     bandwidth="scale",
     t=1,
     base=2,
@@ -195,7 +204,7 @@ def make_dsmi_scorer(
 
     Parameters
     ----------
-    bandwidth, t, base, n_repeats, max_samples, solver, operator, \
+    affinity, bandwidth, t, base, n_repeats, max_samples, solver, operator, \
 n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state, n_jobs
         As in :func:`skdse.diffusion_spectral_mutual_information`.
     y_type : {"auto", "discrete", "continuous"}, default="auto"
@@ -241,6 +250,7 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state,
     make_dsmi_scorer(n_bins=5, random_state=0)
     """
     sign = _check_greater_is_better(greater_is_better)
+    warn_if_deprecated_bandwidth(bandwidth)
     params = entropy_params_from(locals())
     partition = check_partition_params(y_type, n_bins, n_clusters, clusterer)
     return _EmbeddingScorer(

@@ -198,7 +198,7 @@ def test_knn_kernel_on_the_cluster(X):
     assert np.diff(knn_search(X_NP, 11)[0], axis=1).min() > 2 * atol
     np.testing.assert_array_equal(idx, ref_idx)
     for solver in ("exact", "slq"):
-        kw = dict(bandwidth="knn", n_neighbors=10, solver=solver, random_state=0)
+        kw = dict(affinity="knn", n_neighbors=10, solver=solver, random_state=0)
         ref = skdse.diffusion_spectral_entropy(X_NP, **kw)
         assert abs(skdse.diffusion_spectral_entropy(X, **kw) - ref) < 1e-8
 

@@ -215,7 +215,7 @@ def test_exact_and_knn_survive_a_killed_worker(cluster, monkeypatch, kernel, rep
     distributed.wait(X)
     kw = dict(solver="exact", max_samples=None)
     if kernel == "knn":
-        kw.update(bandwidth="knn", n_neighbors=10)
+        kw.update(affinity="knn", n_neighbors=10)
     undisturbed = skdse.DiffusionSpectralEntropy(**kw).fit(X).entropy_
     record = {}
     step = "dask_knn_search" if kernel == "knn" else "dask_diffusion_operator"

@@ -201,10 +201,10 @@ def _grid(n=10):
 
 def test_knn_affinity_does_not_depend_on_row_order_with_ties():
     g = _grid(12)
-    ref = dse(g, bandwidth="knn", n_neighbors=5)
+    ref = dse(g, affinity="knn", n_neighbors=5)
     for seed in range(3):
         perm = np.random.default_rng(seed).permutation(len(g))
-        assert dse(g[perm], bandwidth="knn", n_neighbors=5) == pytest.approx(ref, abs=1e-9)
+        assert dse(g[perm], affinity="knn", n_neighbors=5) == pytest.approx(ref, abs=1e-9)
 
 
 def test_knn_search_breaks_ties_by_value():

@@ -238,13 +238,18 @@ def test_one_far_outlier_is_isolated(seed, n, d, k, s):
 grid_bandwidths = st.one_of(st.floats(0.3, 3.0), adaptive, st.sampled_from(["knn"]))
 
 
+def _kernel(bandwidth) -> dict:
+    """The keywords of a drawn kernel: "knn" stands for ``affinity="knn"``."""
+    return dict(affinity="knn") if bandwidth == "knn" else dict(bandwidth=bandwidth)
+
+
 @given(seeds, st.integers(4, 40), st.integers(1, 3), st.integers(1, 4), grid_bandwidths)
 def test_integer_grids_permutation_invariant(seed, n, d, side, bandwidth):
     rng = np.random.default_rng(seed)
     X = rng.integers(0, side + 1, size=(n, d)).astype(float)
     assume(len(np.unique(X, axis=0)) >= 2)
     perm = rng.permutation(n)
-    kw = dict(bandwidth=bandwidth, n_neighbors=min(5, n - 1))
+    kw = dict(_kernel(bandwidth), n_neighbors=min(5, n - 1))
     h = dse(X, **kw)
     assert _in_bounds(h, n)
     assert abs(dse(X[perm], **kw) - h) < 1e-9
@@ -253,7 +258,7 @@ def test_integer_grids_permutation_invariant(seed, n, d, side, bandwidth):
 @given(seeds, tiny_sizes, st.integers(1, 3), grid_bandwidths, magnitudes)
 def test_tiny_n(seed, n, d, bandwidth, c):
     X = _data(seed, n, d)
-    kw = dict(bandwidth=bandwidth, n_neighbors=1)
+    kw = dict(_kernel(bandwidth), n_neighbors=1)
     h = dse(X, **kw)
     assert _in_bounds(h, n)
     assert abs(dse(X[::-1], **kw) - h) < 1e-9

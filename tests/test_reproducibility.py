@@ -50,7 +50,7 @@ CASES = {
     "exact_t3_median": (dict(solver="exact", t=3, bandwidth="median", random_state=0), EXACT_TOL),
     "slq_dense": (dict(solver="slq", operator="dense", random_state=0), SLQ_TOL),
     "slq_matrix_free": (dict(solver="slq", operator="matrix_free", random_state=0), SLQ_TOL),
-    "knn_slq": (dict(solver="slq", bandwidth="knn", random_state=0), SLQ_TOL),
+    "knn_slq": (dict(solver="slq", affinity="knn", random_state=0), SLQ_TOL),
     "dsmi_exact": (dict(solver="exact", n_repeats=2, random_state=0, max_samples=400), EXACT_TOL),
 }
 

@@ -135,9 +135,9 @@ def test_knn_operator_is_symmetric_and_stochastic():
 
 def test_knn_bandwidth_exact_and_slq_agree():
     X = DATASETS["tree"](800)
-    exact = DiffusionSpectralEntropy(bandwidth="knn", solver="exact").fit(X)
-    slq = DiffusionSpectralEntropy(bandwidth="knn", solver="slq", random_state=0).fit(X)
-    assert exact.bandwidth_ == "knn"
+    exact = DiffusionSpectralEntropy(affinity="knn", solver="exact").fit(X)
+    slq = DiffusionSpectralEntropy(affinity="knn", solver="slq", random_state=0).fit(X)
+    assert exact.affinity_ == "knn" and exact.bandwidth_ is None
     assert abs(exact.entropy_ - slq.entropy_) <= _tol(exact.entropy_)
     assert abs(exact.score(X) - exact.entropy_) < 1e-12
 
