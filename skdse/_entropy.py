@@ -17,7 +17,7 @@ from ._backend import (
     to_numpy,
 )
 from ._dask import is_dask_array
-from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth, warn_if_degenerate
+from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth
 from ._operators import DenseOperator, KnnOperator, MatrixFreeOperator
 from ._progress import progress
 from ._resources import available_memory_bytes, cpu_budget, threads_per_task
@@ -29,6 +29,7 @@ from ._validation import (
     check_memory,
     check_X,
     entropy_params_from,
+    warn_if_degenerate,
     warn_if_deprecated_bandwidth,
 )
 
@@ -255,6 +256,9 @@ class DSEResult:
     #: the resolved sigma; None for the knn affinity (no single width)
     bandwidth: float | None
     n_samples_used: int
+    #: the kernel's affinities summarised (of the first subsample in an
+    #: ensemble); the public entry points warn from them
+    diagnostics: KernelDiagnostics
 
 
 @dataclass(frozen=True)
@@ -283,9 +287,7 @@ class EnsembleSpectrum:
         return float(h) if np.ndim(t) == 0 else h
 
 
-def compute_dse(
-    X: np.ndarray, params: EntropyParams, *, random_state=None, warn_stacklevel: int = 5
-) -> DSEResult:
+def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> DSEResult:
     """DSE of validated ``X`` with validated parameters.
 
     A float ``params.bandwidth`` is used as sigma; ``"scale"`` and
@@ -296,7 +298,9 @@ def compute_dse(
     ``parallel_config(backend="dask")`` spreads them over a cluster), seeded
     by ``SeedSequence.spawn``: the result does not depend on how many workers
     ran them. The workers share ``params.n_jobs``'s CPUs for their products
-    (:func:`~skdse._resources.threads_per_task`).
+    (:func:`~skdse._resources.threads_per_task`). No warning is raised here:
+    the result carries the kernel's diagnostics, and the public entry point
+    warns from them (:func:`~skdse._validation.warn_if_degenerate`).
     """
     rng = check_random_state(random_state)
     idx = subsample_indices(X.shape[0], params.max_samples, rng)
@@ -334,14 +338,13 @@ def compute_dse(
         Xs = X if idx is None else take_rows(X, idx)
         spec, diag = cached_spectrum(Xs, sigma, params, seed)
         n_used = Xs.shape[0]
-    if params.affinity != "knn":
-        warn_if_degenerate(diag, sigma, stacklevel=warn_stacklevel)
     return DSEResult(
         entropy=float(spec.entropy(params.t, params.base)),
         entropy_std=float(spec.entropy_std(params.t, params.base)),
         spectrum=spec,
         bandwidth=sigma,
         n_samples_used=n_used,
+        diagnostics=diag,
     )
 
 
@@ -523,4 +526,6 @@ def diffusion_spectral_entropy(
     warn_if_deprecated_bandwidth(bandwidth)
     params = entropy_params_from(locals())
     X = check_X(X, backend=params.backend)
-    return compute_dse(X, params, random_state=random_state).entropy
+    res = compute_dse(X, params, random_state=random_state)
+    warn_if_degenerate(res.diagnostics, res.bandwidth)
+    return res.entropy

@@ -18,6 +18,7 @@ from ._validation import (
     check_X,
     entropy_params_from,
     names_unreal_data,
+    warn_if_degenerate,
     warn_if_deprecated_bandwidth,
 )
 
@@ -234,7 +235,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         warn_if_deprecated_bandwidth(self.bandwidth)
         X = self._check_X(X, reset=True)
         params = self._validated_params()
-        res = compute_dse(X, params, random_state=self.random_state, warn_stacklevel=5)
+        res = compute_dse(X, params, random_state=self.random_state)
+        warn_if_degenerate(res.diagnostics, res.bandwidth)
         self.affinity_ = params.affinity
         self.bandwidth_ = res.bandwidth
         self.entropy_ = res.entropy
@@ -265,7 +267,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         params = self._validated_params().with_kernel(self.affinity_, self.bandwidth_)
-        return compute_dse(X, params, random_state=self.random_state, warn_stacklevel=5).entropy
+        res = compute_dse(X, params, random_state=self.random_state)
+        warn_if_degenerate(res.diagnostics, res.bandwidth)
+        return res.entropy
 
     def entropy_profile(self, t):
         """DSE of the training data at other diffusion times, from the stored spectrum.
@@ -490,9 +494,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         self.n_jobs = n_jobs
 
     def _compute(self, X, labels, params):
-        return compute_dsmi(
-            X, labels, params, random_state=self.random_state, n_jobs=self.n_jobs, warn_stacklevel=6
-        )
+        return compute_dsmi(X, labels, params, random_state=self.random_state, n_jobs=self.n_jobs)
 
     @releases_device_memory
     def fit(self, X, y):
@@ -514,7 +516,9 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         X = self._check_X(X, reset=True)
         self.partition_ = self._partition(X, y)
         params = self._validated_params()
-        self._compute(X, self.partition_, params).set_fitted_attributes(self)
+        res = self._compute(X, self.partition_, params)
+        warn_if_degenerate(res.diagnostics, res.bandwidth)
+        res.set_fitted_attributes(self)
         self.affinity_ = params.affinity
         return self
 
@@ -536,7 +540,9 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         params = self._validated_params().with_kernel(self.affinity_, self.bandwidth_)
-        return self._compute(X, self._partition(X, y), params).mutual_information
+        res = self._compute(X, self._partition(X, y), params)
+        warn_if_degenerate(res.diagnostics, res.bandwidth)
+        return res.mutual_information
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

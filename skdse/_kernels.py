@@ -9,7 +9,6 @@ block at a time, with array-API operations on whatever device X lives.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -325,28 +324,6 @@ class KernelDiagnostics:
         if self.mean_mass < NARROW_MASS:
             return "narrow"
         return None
-
-
-def warn_if_degenerate(diag: KernelDiagnostics, sigma: float, stacklevel: int = 3) -> None:
-    """One :class:`UserWarning` when the kernel carries no structure."""
-    problem = diag.problem()
-    if problem == "wide":
-        msg = (
-            f"bandwidth={sigma:.4g} is too large for this data: the mean off-diagonal "
-            f"affinity is {diag.mean_affinity:.4f}, so the diffusion operator has one "
-            "eigenvalue 1 and a near-zero bulk and DSE is close to 0 whatever the data. "
-            "Use bandwidth='scale' or 'median', or a smaller float."
-        )
-    elif problem == "narrow":
-        msg = (
-            f"bandwidth={sigma:.4g} is too small for this data: each point gives a mean "
-            f"affinity mass of {diag.mean_mass:.2e} to all others, so the diffusion "
-            "operator is close to the identity and DSE is close to log(N) whatever the "
-            "data. Use bandwidth='scale' or 'median', or a larger float."
-        )
-    else:
-        return
-    warnings.warn(msg, UserWarning, stacklevel=stacklevel)
 
 
 def gaussian_affinity(X, sigma: float, dtype=None):

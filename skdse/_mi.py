@@ -19,7 +19,7 @@ from ._backend import (
 )
 from ._dask import is_dask_array
 from ._entropy import cached_spectrum, resolve_solver
-from ._kernels import resolve_bandwidth, warn_if_degenerate
+from ._kernels import KernelDiagnostics, resolve_bandwidth
 from ._partition import partition_reference
 from ._progress import progress
 from ._resources import threads_per_task
@@ -28,6 +28,7 @@ from ._validation import (
     check_dense_fits,
     check_X,
     entropy_params_from,
+    warn_if_degenerate,
     warn_if_deprecated_bandwidth,
 )
 
@@ -68,6 +69,9 @@ class DSMIResult:
     n_samples_used: int | None = None
     #: the spectrum solver(s) the terms ran: "exact", "slq" or "exact+slq"
     solver: str | None = None
+    #: the kernel's affinities on the largest marginal subset, summarised; the
+    #: public entry points warn from them. None for the baselines
+    diagnostics: KernelDiagnostics | None = None
 
     def set_fitted_attributes(self, estimator) -> None:
         """Store the result on a fitted MI estimator, under scikit-learn's ``name_`` convention."""
@@ -228,12 +232,14 @@ def compute_dsmi(
     *,
     random_state=None,
     n_jobs=None,
-    warn_stacklevel: int = 5,
 ) -> DSMIResult:
     """DSMI of validated ``X`` with group labels ``y`` and validated parameters.
 
     ``DSMI = sum_g p_g (DSE(X*_g) - DSE(X | y=g))``: one bandwidth resolved on
-    the whole X serves every term (see :func:`matched_subset_mi`).
+    the whole X serves every term (see :func:`matched_subset_mi`). No
+    warning is raised here: the result carries the diagnostics of the
+    largest marginal subset's kernel, and the public entry point warns from
+    them (:func:`~skdse._validation.warn_if_degenerate`).
     """
     n_groups = len(np.unique(y))
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
@@ -267,13 +273,12 @@ def compute_dsmi(
         verbose=params.verbose,
         desc="DSMI terms",
     )
-    if widest is not None and params.affinity != "knn":
-        warn_if_degenerate(widest, sigma, stacklevel=warn_stacklevel)
     solvers = sorted({resolve_solver(int(size), params) for size in term_sizes})
     return replace(
         mi_result(groups, sizes, conditional, marginal, sigma),
         n_samples_used=int(term_sizes.sum()),
         solver="+".join(solvers),
+        diagnostics=widest,
     )
 
 
@@ -401,6 +406,6 @@ def diffusion_spectral_mutual_information(
         clusterer=clusterer,
         random_state=random_state,
     )
-    return compute_dsmi(
-        X, labels, params, random_state=random_state, n_jobs=n_jobs
-    ).mutual_information
+    res = compute_dsmi(X, labels, params, random_state=random_state, n_jobs=n_jobs)
+    warn_if_degenerate(res.diagnostics, res.bandwidth)
+    return res.mutual_information

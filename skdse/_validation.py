@@ -18,6 +18,7 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 
 from ._backend import is_numpy, namespace, to_backend, to_numpy
+from ._kernels import KernelDiagnostics
 from ._resources import available_memory_bytes
 
 AFFINITIES = ("gaussian", "knn")
@@ -128,6 +129,48 @@ def warn_if_deprecated_bandwidth(bandwidth) -> None:
             FutureWarning,
             stacklevel=_user_stacklevel(),
         )
+
+
+def warn_if_degenerate(diagnostics: KernelDiagnostics | None, bandwidth: float | None) -> None:
+    """The ``UserWarning`` of a kernel that carries no structure, raised by each public entry point.
+
+    ``diagnostics`` and ``bandwidth`` are those a result carries
+    (:class:`~skdse._entropy.DSEResult`, :class:`~skdse._mi.DSMIResult`);
+    the warning is aimed at the first line outside skdse. Nothing is raised
+    without a Gaussian width (``bandwidth`` None: the kNN affinity) or
+    diagnostics (the baselines).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skdse._kernels import KernelDiagnostics
+    >>> from skdse._validation import warn_if_degenerate
+    >>> with warnings.catch_warnings(record=True) as record:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_degenerate(KernelDiagnostics(50, 0.999, 48.95), 1000.0)
+    >>> str(record[0].message)[:39]
+    'bandwidth=1000 is too large for this da'
+    """
+    if diagnostics is None or bandwidth is None:
+        return
+    problem = diagnostics.problem()
+    if problem == "wide":
+        msg = (
+            f"bandwidth={bandwidth:.4g} is too large for this data: the mean off-diagonal "
+            f"affinity is {diagnostics.mean_affinity:.4f}, so the diffusion operator has one "
+            "eigenvalue 1 and a near-zero bulk and DSE is close to 0 whatever the data. "
+            "Use bandwidth='scale' or 'median', or a smaller float."
+        )
+    elif problem == "narrow":
+        msg = (
+            f"bandwidth={bandwidth:.4g} is too small for this data: each point gives a mean "
+            f"affinity mass of {diagnostics.mean_mass:.2e} to all others, so the diffusion "
+            "operator is close to the identity and DSE is close to log(N) whatever the "
+            "data. Use bandwidth='scale' or 'median', or a larger float."
+        )
+    else:
+        return
+    warnings.warn(msg, UserWarning, stacklevel=_user_stacklevel())
 
 
 def check_base(base) -> float:

@@ -31,6 +31,7 @@ from ._validation import (
     check_not_masked,
     check_X,
     entropy_params_from,
+    warn_if_degenerate,
     warn_if_deprecated_bandwidth,
 )
 
@@ -97,14 +98,18 @@ class _EmbeddingScorer:
             backend=self._params.backend,
         )
         if self._measure == "dse":
-            return compute_dse(Z, self._params, random_state=self._random_state).entropy
+            res = compute_dse(Z, self._params, random_state=self._random_state)
+            warn_if_degenerate(res.diagnostics, res.bandwidth)
+            return res.entropy
         # the estimators' path: the same partition of y (labels, bins or clusters)
         labels = partition_reference(
             y, n_samples=Z.shape[0], random_state=self._random_state, **self._partition
         )
-        return compute_dsmi(
+        res = compute_dsmi(
             Z, labels, self._params, random_state=self._random_state, n_jobs=self._n_jobs
-        ).mutual_information
+        )
+        warn_if_degenerate(res.diagnostics, res.bandwidth)
+        return res.mutual_information
 
 
 def make_dse_scorer(
