@@ -14,7 +14,8 @@ client. ``solver="slq"``, ``max_samples=None``, default slq settings.
   per pair of row chunks, the sparse graph gathered, products on the client.
 - Gaussian kernel (``bandwidth="scale"``) at ``--gaussian-sizes``: blocks
   persisted on the cluster while they fit half its memory, else recomputed
-  on the workers for every Lanczos product (matrix-free).
+  on the workers for every Lanczos product (matrix-free; the "operator" column
+  tells them apart by the tasks the cluster ran).
 - ``--compare-n``: both kernels on 1 and on 2 workers.
 
 A worker that exceeds its limit is restarted by its nanny; the table's
@@ -39,7 +40,6 @@ import dask
 import dask.array as da
 from distributed import Client, LocalCluster, get_task_stream
 from skdse import DiffusionSpectralEntropy
-from skdse._dask import DaskMatrixFreeOperator
 
 n, kernel, workers, limit, chunk_rows = sys.argv[1:6]
 n, workers, chunk_rows = int(n), int(workers), int(chunk_rows)
@@ -63,17 +63,13 @@ if __name__ == "__main__":
         ])
         pids = client.run(os.getpid)
         kw = dict(affinity="knn") if kernel == "knn" else dict(bandwidth="scale")
-        matrix_free = []
-        original = DaskMatrixFreeOperator.__init__
-        def spy(self, *a, **k):
-            matrix_free.append(True)
-            original(self, *a, **k)
-        DaskMatrixFreeOperator.__init__ = spy
         start = time.perf_counter()
         with get_task_stream(client) as stream:
             est = DiffusionSpectralEntropy(solver="slq", max_samples=None, random_state=0,
                                            **kw).fit(X)
         elapsed = time.perf_counter() - start
+        # matrix-free products recompute kernel blocks in "_pair_product" tasks
+        matrix_free = any("_pair_product" in str(task["key"]) for task in stream.data)
         worker_peaks = client.run(peak_kib)
         restarts = len(set(pids.values()) - set(client.run(os.getpid).values()))
         limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]

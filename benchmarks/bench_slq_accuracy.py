@@ -24,9 +24,7 @@ from sklearn.datasets import make_blobs
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import machine, median_time, table  # noqa: E402
 
-from skdse._entropy import diffusion_spectrum  # noqa: E402
-from skdse._kernels import resolve_bandwidth  # noqa: E402
-from skdse._validation import check_entropy_params  # noqa: E402
+from skdse import DiffusionSpectralEntropy  # noqa: E402
 from skdse.datasets import make_branching_tree, make_noisy_subspace  # noqa: E402
 
 TS = (1, 2, 5)
@@ -42,34 +40,49 @@ def families(n: int):
     }
 
 
-def bandwidths(X):
-    s = resolve_bandwidth(X, "scale")
+def fit(X, solver="exact", seed=0, **kw):
+    """One fit on every row of X (no subsampling), at t = TS[0]; seconds it took."""
+    start = time.perf_counter()
+    est = DiffusionSpectralEntropy(
+        t=TS[0], solver=solver, max_samples=None, random_state=seed, **kw
+    ).fit(X)
+    return est, time.perf_counter() - start
+
+
+def scale_fit(X):
+    """The exact fit at ``bandwidth="scale"`` (its ``bandwidth_`` gives the other widths)."""
+    return fit(X, bandwidth="scale")
+
+
+def bandwidths(s: float):
     return {"scale/4": s / 4, "scale": s, "scale*4": 4 * s, "sigma=10": 10.0}
 
 
 def accuracy(sizes, n_seeds):
-    exact_p = check_entropy_params(solver="exact")
-    slq_p = check_entropy_params(solver="slq")
+    ts = np.array(TS, float)
     rows, worst, speedups = [], 0.0, {}
     for n in sizes:
         for fam, X in families(n).items():
+            scale_est, scale_time = scale_fit(X)
             # unit-scale data for the paper's fixed sigma: the uniform cube already is
-            for bw_name, sigma in bandwidths(X).items():
+            for bw_name, sigma in bandwidths(scale_est.bandwidth_).items():
                 if bw_name == "sigma=10" and not fam.startswith("uniform"):
                     continue
-                start = time.perf_counter()
-                exact, _ = diffusion_spectrum(X, sigma, exact_p)
-                t_exact = time.perf_counter() - start
+                if bw_name == "scale":
+                    exact, t_exact = scale_est, scale_time
+                else:
+                    exact, t_exact = fit(X, bandwidth=sigma)
                 ests, stds, t_slq = [], [], []
                 for seed in range(n_seeds):
-                    start = time.perf_counter()
-                    spec, _ = diffusion_spectrum(X, sigma, slq_p, np.random.default_rng(seed))
-                    t_slq.append(time.perf_counter() - start)
-                    ests.append(spec.entropy(np.array(TS, float), 2.0))
-                    stds.append(spec.entropy_std(np.array(TS, float), 2.0))
+                    spec, elapsed = fit(X, "slq", seed, bandwidth=sigma)
+                    t_slq.append(elapsed)
+                    ests.append(spec.entropy_profile(ts))
+                    # the standard error at each t, from the fitted quadrature rule
+                    stds.append(spec.spectrum_.entropy_std(ts, 2.0))
                 ests, stds = np.array(ests), np.array(stds)
+                exact_profile = exact.entropy_profile(ts)
                 for i, t in enumerate(TS):
-                    ex = exact.entropy(t, 2.0)
+                    ex = float(exact_profile[i])
                     err = float(np.max(np.abs(ests[:, i] - ex)))
                     tol = max(0.02, 0.005 * ex)
                     worst = max(worst, err / tol)
@@ -113,37 +126,27 @@ def crossover(sizes):
     rows = []
     for n in sizes:
         X = make_noisy_subspace(n, 3, 128, noise=0.05, random_state=0)
-        sigma = resolve_bandwidth(X, "scale")
-        t_e = median_time(
-            lambda X=X, sigma=sigma: diffusion_spectrum(
-                X, sigma, check_entropy_params(solver="exact")
-            )
-        )
-        t_s = median_time(
-            lambda X=X, sigma=sigma: diffusion_spectrum(
-                X, sigma, check_entropy_params(solver="slq"), np.random.default_rng(0)
-            )
-        )
+        sigma = scale_fit(X)[0].bandwidth_
+        t_e = median_time(lambda X=X, sigma=sigma: fit(X, bandwidth=sigma))
+        t_s = median_time(lambda X=X, sigma=sigma: fit(X, "slq", bandwidth=sigma))
         rows.append([str(n), f"{t_e:.2f}", f"{t_s:.2f}", f"{t_e / t_s:.2f}"])
     print(table(["N", "exact s", "slq s", "exact / slq"], rows))
 
 
 def knn_comparison(sizes):
     """DSE of the sparse kNN kernel beside the dense Gaussian ("scale") kernel."""
-    exact = check_entropy_params(solver="exact")
-    knn_exact_p = check_entropy_params(solver="exact", affinity="knn")
-    knn_slq_p = check_entropy_params(solver="slq", affinity="knn")
+    ts = np.array(TS, float)
     rows = []
     for n in sizes:
         for fam, X in families(n).items():
-            gauss, _ = diffusion_spectrum(X, resolve_bandwidth(X, "scale"), exact)
-            knn_exact, _ = diffusion_spectrum(X, None, knn_exact_p)
-            knn_slq, _ = diffusion_spectrum(X, None, knn_slq_p, np.random.default_rng(0))
+            gauss = scale_fit(X)[0].entropy_profile(ts)
+            knn_exact = fit(X, affinity="knn")[0].entropy_profile(ts)
+            knn_slq = fit(X, "slq", affinity="knn")[0].entropy_profile(ts)
             rows.append(
                 [str(n), fam]
-                + [f"{gauss.entropy(t, 2.0):.3f}" for t in TS]
-                + [f"{knn_exact.entropy(t, 2.0):.3f}" for t in TS]
-                + [f"{abs(knn_slq.entropy(t, 2.0) - knn_exact.entropy(t, 2.0)):.4f}" for t in TS]
+                + [f"{h:.3f}" for h in gauss]
+                + [f"{h:.3f}" for h in knn_exact]
+                + [f"{abs(a - b):.4f}" for a, b in zip(knn_slq, knn_exact)]
             )
     header = ["N", "data"]
     header += [f"gauss t={t}" for t in TS] + [f"knn t={t}" for t in TS]

@@ -1,7 +1,6 @@
-"""scikit-learn API: common checks, pipelines, model selection, fitted state."""
+"""scikit-learn API: pipelines, model selection, fitted state."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdse import (
     DiffusionSpectralEntropy,
@@ -18,16 +16,6 @@ from skdse import (
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
 )
-
-
-@parametrize_with_checks(
-    [DiffusionSpectralEntropy(), DiffusionSpectralMI(random_state=0)],
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    with warnings.catch_warnings():
-        # The common checks feed tiny and degenerate data sets on purpose.
-        warnings.simplefilter("ignore", UserWarning)
-        check(estimator)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Continuous references, the paper's baselines, and the spectrum cache."""
 
 import math
-import warnings
 
 import joblib
 import numpy as np
@@ -9,7 +8,6 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn.cluster import KMeans
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skdse
 import skdse._entropy as engine
@@ -117,15 +115,6 @@ def test_classic_and_adjacency_mi_parity():
 
 
 # ---- estimators ------------------------------------------------------------------------------
-
-
-@parametrize_with_checks(
-    [BaselineEntropy(), BaselineEntropy("adjacency"), BaselineMI(random_state=0)]
-)
-def test_baseline_estimators_sklearn_compatible(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        check(estimator)
 
 
 def test_estimators_and_functions_agree():
