@@ -35,9 +35,8 @@ class _SpectralMeasure(BaseEstimator):
     def _validated_params(self) -> EntropyParams:
         return entropy_params_from(self.get_params(deep=False))
 
-    def _check_X(self, X, *, reset: bool):
-        """Validate X; NumPy input through scikit-learn, device arrays in place."""
-        params = self._validated_params()
+    def _check_X(self, X, params: EntropyParams, *, reset: bool):
+        """Validate X with validated ``params``: NumPy through scikit-learn, devices in place."""
         xp, X = to_backend(check_not_masked(X, "X"), params.backend)
         if is_numpy(xp):  # float64 whatever dtype, as check_X
             with names_unreal_data(X, "X"):
@@ -233,8 +232,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self : DiffusionSpectralEntropy
         """
         warn_if_deprecated_bandwidth(self.bandwidth)
-        X = self._check_X(X, reset=True)
         params = self._validated_params()
+        X = self._check_X(X, params, reset=True)
         res = compute_dse(X, params, random_state=self.random_state)
         warn_if_degenerate(res.diagnostics, res.bandwidth)
         self.affinity_ = params.affinity
@@ -265,8 +264,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         float
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        params = self._validated_params().with_kernel(self.affinity_, self.bandwidth_)
+        params = self._validated_params()
+        X = self._check_X(X, params, reset=False)
+        params = params.with_kernel(self.affinity_, self.bandwidth_)
         res = compute_dse(X, params, random_state=self.random_state)
         warn_if_degenerate(res.diagnostics, res.bandwidth)
         return res.entropy
@@ -513,9 +513,9 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         self : DiffusionSpectralMI
         """
         warn_if_deprecated_bandwidth(self.bandwidth)
-        X = self._check_X(X, reset=True)
-        self.partition_ = self._partition(X, y)
         params = self._validated_params()
+        X = self._check_X(X, params, reset=True)
+        self.partition_ = self._partition(X, y)
         res = self._compute(X, self.partition_, params)
         warn_if_degenerate(res.diagnostics, res.bandwidth)
         res.set_fitted_attributes(self)
@@ -538,8 +538,9 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         float
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        params = self._validated_params().with_kernel(self.affinity_, self.bandwidth_)
+        params = self._validated_params()
+        X = self._check_X(X, params, reset=False)
+        params = params.with_kernel(self.affinity_, self.bandwidth_)
         res = self._compute(X, self._partition(X, y), params)
         warn_if_degenerate(res.diagnostics, res.bandwidth)
         return res.mutual_information
