@@ -76,7 +76,7 @@ def _read_npy(fh, size: int, name: str) -> np.ndarray:
     except (ValueError, EOFError) as exc:
         if size == 0:
             raise CLIError(f"{name}: empty (0 bytes), not a .npy array") from None
-        raise CLIError(f"{name}: not a .npy array ({_first_line(exc)})") from None
+        raise CLIError(f"{name}: not a .npy array ({first_line(exc)})") from None
     if dtype.hasobject:
         raise CLIError(f"{name}: holds Python objects; skdse reads numeric arrays only")
     needed = math.prod(int(d) for d in shape) * dtype.itemsize
@@ -90,10 +90,11 @@ def _read_npy(fh, size: int, name: str) -> np.ndarray:
     try:
         return npy_format.read_array(fh, allow_pickle=False)
     except (ValueError, EOFError, OSError) as exc:
-        raise CLIError(f"{name}: cannot read the .npy array ({_first_line(exc)})") from None
+        raise CLIError(f"{name}: cannot read the .npy array ({first_line(exc)})") from None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -128,7 +129,7 @@ def _read_npz(path: Path, key) -> np.ndarray:
             with zf.open(info) as fh:
                 return _read_npy(fh, info.file_size, f"{path} [{key}]")
     except zipfile.BadZipFile as exc:
-        raise CLIError(f"{path}: not a .npz archive ({_first_line(exc)})") from None
+        raise CLIError(f"{path}: not a .npz archive ({first_line(exc)})") from None
 
 
 # ------------------------------------------------------------------- tables
@@ -339,7 +340,7 @@ def read_text_table(path: Path, *, header: bool | None = None, use_pandas=True) 
                 decimal="," if decimal_comma else ".",
             )
         except (ValueError, pandas.errors.ParserError) as exc:
-            raise CLIError(f"{name}: not a table ({_first_line(exc)})") from None
+            raise CLIError(f"{name}: not a table ({first_line(exc)})") from None
         if frame.shape[1] != width:
             raise CLIError(f"{name}: rows have different numbers of fields")
         frame.columns = names if names is not None else range(width)
@@ -373,7 +374,7 @@ def _read_parquet(path: Path) -> Table:
     try:
         frame = pandas.read_parquet(path, engine=engine)
     except Exception as exc:  # the engine's own error types
-        raise CLIError(f"{path}: not a parquet table ({_first_line(exc)})") from None
+        raise CLIError(f"{path}: not a parquet table ({first_line(exc)})") from None
     return _frame_table(str(path), frame)
 
 
@@ -454,7 +455,7 @@ def load_array(path, key=None, *, columns=None, drop_columns=None) -> np.ndarray
         else:
             X = _read_torch(path, key)
     except OSError as exc:
-        raise CLIError(f"{path}: cannot read ({_first_line(exc)})") from None
+        raise CLIError(f"{path}: cannot read ({first_line(exc)})") from None
     return _select_array(str(path), X, columns, drop_columns)
 
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from . import __version__
 from ._dask import ClusterDataLost, ClusterError
-from ._io import STDIN_NAME, CLIError, check_readable, load_array, load_labels
+from ._io import STDIN_NAME, CLIError, check_readable, first_line, load_array, load_labels
 from ._validation import InsufficientMemoryError, check_entropy_params
 
 __all__ = ["CLIError", "build_parser", "load_array", "load_labels", "main"]
@@ -264,7 +264,7 @@ def _run_measure(args, emit) -> None:
     try:  # an option's bad value is not the first file's fault: say so before reading any
         check_entropy_params(**_params(args), **counts)
     except (ValueError, TypeError) as exc:
-        raise CLIError(_first_line(exc)) from None
+        raise CLIError(first_line(exc)) from None
     for path in inputs:  # before any computing: a typo in the last file costs nothing
         check_readable(path)
     with dask_cluster(args.scheduler):
@@ -278,11 +278,7 @@ def _run_measure(args, emit) -> None:
                 emit(_measure_file(args, path, reference))
             except (ValueError, TypeError, InsufficientMemoryError) as exc:
                 name = STDIN_NAME if path == "-" else path
-                raise CLIError(f"{name}: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise CLIError(f"{name}: {first_line(exc)}") from None
 
 
 def _measure_file(args, path, reference) -> dict:
@@ -382,14 +378,18 @@ def main(argv=None) -> int:
         _run_measure(args, emit)
         _print_rows(rows, args.json)
         return 0
-    except (CLIError, ValueError, TypeError, InsufficientMemoryError, ImportError) as exc:
+    except (
+        CLIError,
+        ValueError,
+        TypeError,
+        InsufficientMemoryError,
+        ImportError,
+        ClusterError,
+    ) as exc:
         _print_rows(rows, getattr(args, "json", False))  # the files done before the error
-        print(f"skdse {args.command}: error: {_first_line(exc)}", file=sys.stderr)
-        return 2
-    except ClusterError as exc:  # the cluster, not the input: one line, status 1
-        _print_rows(rows, getattr(args, "json", False))
-        print(f"skdse {args.command}: error: {_first_line(exc)}", file=sys.stderr)
-        return 1
+        print(f"skdse {args.command}: error: {first_line(exc)}", file=sys.stderr)
+        # the cluster failed, not the input: status 1; bad input: 2
+        return 1 if isinstance(exc, ClusterError) else 2
     except KeyboardInterrupt:  # pragma: no cover
         return 130
 
