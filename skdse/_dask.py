@@ -46,7 +46,7 @@ from concurrent.futures import CancelledError
 
 import numpy as np
 
-from ._kernels import KernelDiagnostics, kernel_coordinates, kernel_exponent, scale_exponent
+from ._kernels import KernelDiagnostics, kernel_block, kernel_coordinates, scale_exponent
 from ._resources import available_memory_bytes
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
@@ -106,10 +106,6 @@ def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
     return X
 
 
-def _kernel_block(Li, Rj, method: str, gamma: float, out_dtype):
-    return np.exp(kernel_exponent(Li, Rj, method, gamma).astype(out_dtype, copy=False))
-
-
 def dask_diffusion_operator(X, sigma: float, dtype=np.float64):
     """Lazy normalised operator ``D^-1/2 G D^-1/2`` of a row-chunked dask X, and the degrees.
 
@@ -121,7 +117,7 @@ def dask_diffusion_operator(X, sigma: float, dtype=np.float64):
     c = kernel_coordinates(X, sigma, np.dtype(dtype))
     L, R = (a.rechunk({1: -1}) for a in (c.L, c.R))
     G = da.blockwise(
-        _kernel_block,
+        kernel_block,
         "ij",
         L,
         "ik",
@@ -330,7 +326,7 @@ def _pair_product(Li, Rj, SVi, SVj, diagonal: bool, method: str = "float32", gam
     right = None if diagonal else np.zeros((Rj.shape[0], SVi.shape[1]))
     for c0 in range(0, Rj.shape[0], TILE_COLS):
         c1 = min(c0 + TILE_COLS, Rj.shape[0])
-        G = np.exp(kernel_exponent(Li, Rj[c0:c1], method, gamma).astype(np.float32, copy=False))
+        G = kernel_block(Li, Rj[c0:c1], method, gamma, np.float32)
         left += G @ SVj[c0:c1]
         if right is not None:
             right[c0:c1] += G.T @ SVi

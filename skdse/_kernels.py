@@ -211,9 +211,20 @@ def kernel_exponent(Li, Rj, method: str, gamma: float, xp=None):
     return -(r * gamma)
 
 
+def kernel_block(Li, Rj, method: str, gamma: float, out_dtype, xp=None):
+    """The Gaussian kernel block ``exp(kernel_exponent(Li, Rj))``, stored in ``out_dtype``.
+
+    The one place a kernel block is formed, for the dense, matrix-free and
+    Dask operators alike (module-level, so cluster tasks call it on their
+    NumPy blocks).
+    """
+    xp = namespace(Li) if xp is None else xp
+    return xp.exp(xp.astype(kernel_exponent(Li, Rj, method, gamma, xp), out_dtype, copy=False))
+
+
 @dataclass(frozen=True)
 class KernelCoordinates:
-    """The rows of X placed so that the Gaussian kernel is ``exp(kernel_exponent(L_i, R_j))``.
+    """The rows of X placed so that the Gaussian kernel is ``kernel_block(L_i, R_j)``.
 
     ``method`` says how the exponent ``-|x_i - x_j|^2 / (2 sigma^2)`` is taken:
 
@@ -239,8 +250,10 @@ class KernelCoordinates:
     def n(self) -> int:
         return self.L.shape[0]
 
-    def exponent(self, start: int, stop: int, c0: int, c1: int):
-        return kernel_exponent(self.L[start:stop, ...], self.R[c0:c1, ...], self.method, self.gamma)
+    def block(self, start: int, stop: int, c0: int, c1: int, out_dtype):
+        """Rows ``start:stop`` and columns ``c0:c1`` of the kernel (:func:`kernel_block`)."""
+        L, R = self.L[start:stop, ...], self.R[c0:c1, ...]
+        return kernel_block(L, R, self.method, self.gamma, out_dtype)
 
 
 def kernel_coordinates(X, sigma: float, dtype=None) -> KernelCoordinates:
@@ -359,7 +372,7 @@ def gaussian_affinity(X, sigma: float, dtype=None):
     cols = xp.arange(n, device=dev)[None, :]
     for start in range(0, n, BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, n)
-        blk = xp.exp(xp.astype(coords.exponent(start, stop, 0, n), dtype, copy=False))
+        blk = coords.block(start, stop, 0, n, dtype)
         rows = xp.arange(start, stop, device=dev)[:, None]
         blk = xp.where(rows == cols, xp.ones_like(blk), blk)
         G[start:stop, :] = blk

@@ -150,8 +150,7 @@ class MatrixFreeOperator:
                 # Column tiles keep each kernel tile in cache between its uses.
                 for c0 in range(start, self.n, self.tile_cols):
                     c1 = min(c0 + self.tile_cols, self.n)
-                    E = self._coords.exponent(start, stop, c0, c1)
-                    G = xp.exp(xp.astype(E, self.dtype, copy=False))
+                    G = self._coords.block(start, stop, c0, c1, self.dtype)
                     rows = rows + xp.astype(G @ SV[c0:c1, :], xp.float64)
                     lo = max(c0, stop)  # columns past the diagonal block: use G twice
                     if lo < c1:
