@@ -45,7 +45,7 @@ def _read_int(path: Path) -> int | None:
         value = int(_read(path) or "")
     except ValueError:  # "max", empty or garbage
         return None
-    return value if value is not None and 0 <= value < _NO_LIMIT else None
+    return value if 0 <= value < _NO_LIMIT else None
 
 
 def _cgroup_dirs(root: Path, controller: str, mount: str) -> list[Path]:
