@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._baselines import baseline_entropy, baseline_mi
 from ._partition import PartitionsReference
-from ._validation import check_not_masked, names_unreal_data
+from ._validation import validate_estimator_X
 
-_X_CHECKS = dict(
-    accept_sparse=False, dtype=np.float64, ensure_min_samples=2, ensure_all_finite=True
-)
 _MEASURE_DOC = """    measure : {"classic", "matrix_entry", "adjacency"}, default="classic"
         ``"classic"``: Shannon entropy of the counts of distinct binned rows;
         ``"matrix_entry"``: entropy of the diffusion matrix's entries;
@@ -28,12 +24,6 @@ _MEASURE_DOC = """    measure : {"classic", "matrix_entry", "adjacency"}, defaul
     base : float, default=2
     max_samples : int or None, default=10000
 """
-
-
-def _validated_X(estimator, X, *, reset: bool):
-    """scikit-learn's ``validate_data`` with skdse's messages (masked arrays, non-numbers)."""
-    with names_unreal_data(X, "X"):
-        return validate_data(estimator, check_not_masked(X, "X"), reset=reset, **_X_CHECKS)
 
 
 class _Baseline(BaseEstimator):
@@ -102,7 +92,7 @@ class BaselineEntropy(_Baseline):
 
     def fit(self, X, y=None):
         """Compute the entropy of X. Returns self."""
-        X = _validated_X(self, X, reset=True)
+        X = validate_estimator_X(self, X, reset=True)
         self.entropy_, self.bandwidth_ = baseline_entropy(
             X, random_state=self.random_state, **self._params()
         )
@@ -111,7 +101,7 @@ class BaselineEntropy(_Baseline):
     def score(self, X, y=None):
         """The entropy of X with the fitted kernel width."""
         check_is_fitted(self)
-        X = _validated_X(self, X, reset=False)
+        X = validate_estimator_X(self, X, reset=False)
         return baseline_entropy(X, random_state=self.random_state, **self._params(self.bandwidth_))[
             0
         ]
@@ -200,7 +190,7 @@ class BaselineMI(PartitionsReference, _Baseline):
 
     def fit(self, X, y):
         """Compute the mutual information of X with y. Returns self."""
-        X = _validated_X(self, X, reset=True)
+        X = validate_estimator_X(self, X, reset=True)
         self.partition_, res = self._compute(X, y)
         res.set_fitted_attributes(self)
         return self
@@ -208,7 +198,7 @@ class BaselineMI(PartitionsReference, _Baseline):
     def score(self, X, y):
         """The mutual information of (X, y) with the fitted kernel width."""
         check_is_fitted(self)
-        X = _validated_X(self, X, reset=False)
+        X = validate_estimator_X(self, X, reset=False)
         return self._compute(X, y, self.bandwidth_)[1].mutual_information
 
     def __sklearn_tags__(self):

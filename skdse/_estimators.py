@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._backend import is_numpy, releases_device_memory, to_backend
 from ._entropy import compute_dse
@@ -17,15 +17,9 @@ from ._validation import (
     check_not_masked,
     check_X,
     entropy_params_from,
-    names_unreal_data,
+    validate_estimator_X,
     warn_if_degenerate,
     warn_if_deprecated_bandwidth,
-)
-
-_X_CHECKS = dict(
-    accept_sparse=False,
-    ensure_min_samples=2,
-    ensure_all_finite=True,
 )
 
 
@@ -39,8 +33,7 @@ class _SpectralMeasure(BaseEstimator):
         """Validate X with validated ``params``: NumPy through scikit-learn, devices in place."""
         xp, X = to_backend(check_not_masked(X, "X"), params.backend)
         if is_numpy(xp):  # float64 whatever dtype, as check_X
-            with names_unreal_data(X, "X"):
-                return validate_data(self, X, reset=reset, dtype=np.float64, **_X_CHECKS)
+            return validate_estimator_X(self, X, reset=reset)
         X = check_X(X)
         if reset:
             self.n_features_in_ = X.shape[1]

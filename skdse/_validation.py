@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import validate_data
 
 from ._backend import is_numpy, namespace, to_backend, to_numpy
 from ._kernels import KernelDiagnostics
@@ -428,6 +429,25 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto"):
                 input_name=input_name,
             )
     return _check_device_array(X, xp, input_name)
+
+
+def validate_estimator_X(estimator, X, *, reset: bool):
+    """scikit-learn's ``validate_data`` with skdse's rules for host X.
+
+    Dense, float64, finite, at least 2 rows; masked arrays refused
+    (:func:`check_not_masked`) and non-numbers named (:func:`names_unreal_data`).
+    Sets or checks ``n_features_in_`` and ``feature_names_in_``.
+    """
+    with names_unreal_data(X, "X"):
+        return validate_data(
+            estimator,
+            check_not_masked(X, "X"),
+            reset=reset,
+            accept_sparse=False,
+            dtype=np.float64,
+            ensure_min_samples=2,
+            ensure_all_finite=True,
+        )
 
 
 @contextmanager
