@@ -17,9 +17,9 @@ import numpy as np
 import scipy.linalg
 from sklearn.utils import check_random_state
 
-from ._backend import namespace, to_numpy
+from ._engine.backend import namespace, to_numpy
+from ._engine.kernels import diffusion_operator, gaussian_affinity, resolve_bandwidth
 from ._entropy import subsample_indices
-from ._kernels import diffusion_operator, gaussian_affinity, resolve_bandwidth
 from ._mi import DSMIResult, matched_subset_mi, mi_result, seed_sequence
 from ._partition import PARTITION_KEYS, bin_columns, partition_reference
 from ._validation import (

@@ -21,9 +21,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
+from ._engine.progress import progress
 from ._entropy import diffusion_spectral_entropy
 from ._mi import diffusion_spectral_mutual_information
-from ._progress import progress
 
 COLUMNS = ("labels", "epoch", "train_acc", "test_acc", "DSE", "DSMI")
 

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory as as_joblib_memory
 
-from ._backend import (
+from ._engine.backend import (
     device_memory_bytes,
     free_memory,
     namespace,
@@ -16,13 +16,13 @@ from ._backend import (
     take_rows,
     to_numpy,
 )
-from ._dask import is_dask_array
-from ._kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth
-from ._operators import DenseOperator, KnnOperator, MatrixFreeOperator
-from ._progress import progress
-from ._resources import available_memory_bytes, cpu_budget, threads_per_task
-from ._slq import QuadratureSpectrum, slq_spectrum
-from ._spectrum import ExactSpectrum, exact_eigenvalues
+from ._engine.dask import is_dask_array
+from ._engine.kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth
+from ._engine.operators import DenseOperator, KnnOperator, MatrixFreeOperator
+from ._engine.progress import progress
+from ._engine.resources import available_memory_bytes, cpu_budget, threads_per_task
+from ._engine.slq import QuadratureSpectrum, slq_spectrum
+from ._engine.spectrum import ExactSpectrum, exact_eigenvalues
 from ._validation import (
     EntropyParams,
     check_dense_fits,
@@ -183,8 +183,8 @@ def _slq(op, params: EntropyParams, rng):
 
 
 def _dask_spectrum(X, sigma, params: EntropyParams, rng):
-    """The spectrum of a dask X: blocks built on the cluster (see ``skdse._dask``)."""
-    from ._dask import (
+    """The spectrum of a dask X: blocks built on the cluster (see ``skdse._engine.dask``)."""
+    from ._engine.dask import (
         DaskMatrixFreeOperator,
         DaskOperator,
         cluster_memory_bytes,
@@ -298,7 +298,7 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
     ``parallel_config(backend="dask")`` spreads them over a cluster), seeded
     by ``SeedSequence.spawn``: the result does not depend on how many workers
     ran them. The workers share ``params.n_jobs``'s CPUs for their products
-    (:func:`~skdse._resources.threads_per_task`). No warning is raised here:
+    (:func:`~skdse._engine.resources.threads_per_task`). No warning is raised here:
     the result carries the kernel's diagnostics, and the public entry point
     warns from them (:func:`~skdse._validation.warn_if_degenerate`).
     """
@@ -322,7 +322,7 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
         member_params = replace(params, verbose=0, n_jobs=threads)
         if is_dask_array(X):
             # gathered in one pass over the cluster; the members are NumPy tasks
-            from ._dask import compute_on_cluster
+            from ._engine.dask import compute_on_cluster
 
             members = compute_on_cluster(lambda: [X[p] for p in picks])
         else:

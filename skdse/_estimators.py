@@ -6,11 +6,11 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._backend import is_numpy, releases_device_memory, to_backend
+from ._engine.backend import is_numpy, releases_device_memory, to_backend
+from ._engine.spectrum import ExactSpectrum
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
 from ._partition import PartitionsReference
-from ._spectrum import ExactSpectrum
 from ._validation import (
     EntropyParams,
     _check_real,

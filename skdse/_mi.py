@@ -10,19 +10,19 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from ._backend import (
+from ._engine.backend import (
     device_memory_bytes,
     is_numpy,
     namespace,
     releases_device_memory,
     take_rows,
 )
-from ._dask import is_dask_array
+from ._engine.dask import is_dask_array
+from ._engine.kernels import KernelDiagnostics, resolve_bandwidth
+from ._engine.progress import progress
+from ._engine.resources import threads_per_task
 from ._entropy import cached_spectrum, resolve_solver
-from ._kernels import KernelDiagnostics, resolve_bandwidth
 from ._partition import partition_reference
-from ._progress import progress
-from ._resources import threads_per_task
 from ._validation import (
     EntropyParams,
     check_dense_fits,

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 
-from ._backend import to_numpy
+from ._engine.backend import to_numpy
 from ._validation import (
     _check_int,
     check_discrete_y,
@@ -28,7 +28,7 @@ def as_host_y(y) -> np.ndarray:
 
     Lists, pandas Series and DataFrames, NumPy, CuPy and array-api-strict
     arrays and PyTorch tensors on any real device are copied (or viewed)
-    with :func:`skdse._backend.to_numpy`; labels and references are small,
+    with :func:`skdse._engine.backend.to_numpy`; labels and references are small,
     and partitioning happens on the host. ``None``, a scalar, a mapping, a
     masked array with masked entries, a tensor on PyTorch's ``meta`` device
     (which holds no data) and arrays of more than two dimensions are refused

@@ -18,9 +18,9 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
-from ._backend import is_numpy, namespace, to_backend, to_numpy
-from ._kernels import KernelDiagnostics
-from ._resources import available_memory_bytes
+from ._engine.backend import is_numpy, namespace, to_backend, to_numpy
+from ._engine.kernels import KernelDiagnostics
+from ._engine.resources import available_memory_bytes
 
 AFFINITIES = ("gaussian", "knn")
 BANDWIDTH_STRINGS = ("scale", "median")
@@ -144,7 +144,7 @@ def warn_if_degenerate(diagnostics: KernelDiagnostics | None, bandwidth: float |
     Examples
     --------
     >>> import warnings
-    >>> from skdse._kernels import KernelDiagnostics
+    >>> from skdse._engine.kernels import KernelDiagnostics
     >>> from skdse._validation import warn_if_degenerate
     >>> with warnings.catch_warnings(record=True) as record:
     ...     warnings.simplefilter("always")
@@ -403,11 +403,11 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto"):
 
     X is float64 whatever the ``dtype`` parameter of the measures: that is
     the precision of the stored operator only. The kernel takes its
-    exponents in float64 anyway (:func:`skdse._kernels.kernel_coordinates`);
+    exponents in float64 anyway (:func:`skdse._engine.kernels.kernel_coordinates`);
     a float32 copy of X would round the data itself and turn values beyond
     float32's range (below 1e-38, above 3e38) into 0 or inf.
     """
-    from ._dask import check_dask_X, is_dask_array
+    from ._engine.dask import check_dask_X, is_dask_array
 
     X = check_not_masked(X, input_name)
     if is_dask_array(X):

@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from . import __version__
-from ._dask import ClusterDataLost, ClusterError
+from ._engine.dask import ClusterDataLost, ClusterError
 from ._io import STDIN_NAME, CLIError, check_readable, first_line, load_array, load_labels
 from ._validation import InsufficientMemoryError, check_entropy_params
 
@@ -228,7 +228,7 @@ def dask_cluster(address: str | None):
 
 
 def _as_dask(X: np.ndarray, chunk_rows: int):
-    from ._dask import scatter_rows
+    from ._engine.dask import scatter_rows
 
     if X.ndim != 2 or X.shape[0] == 0:
         return X  # validation names the problem

@@ -23,7 +23,7 @@ import inspect
 
 import numpy as np
 
-from ._backend import releases_device_memory
+from ._engine.backend import releases_device_memory
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
 from ._partition import check_partition_params, partition_reference

@@ -7,7 +7,7 @@ import pytest
 
 import skdse
 from skdse import DiffusionSpectralEntropy, DiffusionSpectralMI
-from skdse._backend import namespace, to_numpy
+from skdse._engine.backend import namespace, to_numpy
 
 from ._data import DATASETS
 from ._tolerances import EXACT_TOL, F32_TOL, SLQ_TOL

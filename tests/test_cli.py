@@ -466,7 +466,7 @@ def test_scheduler_rows_lost_by_the_cluster_are_sent_again(monkeypatch, capsys):
     import argparse
 
     from skdse import cli
-    from skdse._dask import ClusterDataLost
+    from skdse._engine.dask import ClusterDataLost
 
     sent = []
     monkeypatch.setattr(cli, "_as_dask", lambda X, rows: sent.append(X) or X)
@@ -496,7 +496,7 @@ def test_scheduler_rows_lost_by_the_cluster_are_sent_again(monkeypatch, capsys):
 
 def test_cluster_failure_is_one_line_with_status_1(monkeypatch, files, capsys):
     from skdse import cli
-    from skdse._dask import NoWorkerLeft
+    from skdse._engine.dask import NoWorkerLeft
 
     def no_worker(args, emit):
         raise NoWorkerLeft("no Dask worker is left on the scheduler at tcp://x")

@@ -72,11 +72,11 @@ def test_estimators_on_dask(X):
 
 
 def test_kernel_blocks_follow_row_chunks(X):
-    from skdse._dask import dask_diffusion_operator
+    from skdse._engine.dask import dask_diffusion_operator
 
     A, degrees = dask_diffusion_operator(X, 2.0)
     assert A.chunks == ((150,) * 4, (150,) * 4)  # no task holds the N x N kernel
-    from skdse._kernels import diffusion_operator
+    from skdse._engine.kernels import diffusion_operator
 
     ref, ref_deg = diffusion_operator(X_NP, 2.0)
     np.testing.assert_allclose(A.compute(), ref, rtol=1e-12, atol=1e-15)
@@ -141,13 +141,13 @@ def test_subsample_ensembles_identical_for_any_workers(client):
 
 
 def test_cluster_memory_is_the_workers_limits(client):
-    from skdse._dask import cluster_memory_bytes
+    from skdse._engine.dask import cluster_memory_bytes
 
     assert cluster_memory_bytes() == 2 * WORKER_MEMORY
 
 
 def test_matrix_free_blocks_recomputed_on_the_cluster(X, monkeypatch):
-    import skdse._dask as dask_mod
+    import skdse._engine.dask as dask_mod
 
     kw = dict(solver="slq", random_state=0)
     ref = skdse.diffusion_spectral_entropy(X_NP, operator="matrix_free", **kw)
@@ -183,8 +183,8 @@ def test_client_vectors_are_scattered_not_put_in_the_graph(X):
 
 
 def test_knn_kernel_on_the_cluster(X):
-    from skdse._dask import dask_knn_search
-    from skdse._operators import knn_search
+    from skdse._engine.dask import dask_knn_search
+    from skdse._engine.operators import knn_search
 
     dist, idx = dask_knn_search(X, 10)
     ref_dist, ref_idx = knn_search(X_NP, 10)

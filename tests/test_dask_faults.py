@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import skdse
-import skdse._dask as dask_mod
+import skdse._engine.dask as dask_mod
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")

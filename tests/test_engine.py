@@ -8,8 +8,8 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from skdse import DiffusionSpectralEntropy, diffusion_spectral_entropy
-from skdse._kernels import BLOCK_ROWS, diffusion_operator, resolve_bandwidth
-from skdse._spectrum import spectral_entropy
+from skdse._engine.kernels import BLOCK_ROWS, diffusion_operator, resolve_bandwidth
+from skdse._engine.spectrum import spectral_entropy
 
 
 def naive_operator(X, sigma):

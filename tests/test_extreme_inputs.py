@@ -17,8 +17,8 @@ from skdse import (
     diffusion_spectral_mutual_information,
     partition_reference,
 )
-from skdse._kernels import diffusion_operator, resolve_bandwidth
-from skdse._operators import DenseOperator, MatrixFreeOperator, knn_search
+from skdse._engine.kernels import diffusion_operator, resolve_bandwidth
+from skdse._engine.operators import DenseOperator, MatrixFreeOperator, knn_search
 from skdse.baselines import (
     BaselineEntropy,
     adjacency_spectral_entropy,
@@ -70,7 +70,7 @@ def test_dask_float32_kernels_accurate_for_far_clusters():
     da = pytest.importorskip("dask.array")
     import dask
 
-    from skdse._dask import DaskMatrixFreeOperator, dask_diffusion_operator
+    from skdse._engine.dask import DaskMatrixFreeOperator, dask_diffusion_operator
 
     X = _far_clusters(n=300)
     A, degrees = diffusion_operator(X, 10.0)
@@ -222,7 +222,7 @@ def test_dask_knn_search_equals_the_in_memory_one_with_ties():
     da = pytest.importorskip("dask.array")
     import dask
 
-    from skdse._dask import dask_knn_search
+    from skdse._engine.dask import dask_knn_search
 
     g = _grid(9)[np.random.default_rng(0).permutation(81)]
     with dask.config.set(scheduler="synchronous"):
@@ -233,7 +233,7 @@ def test_dask_knn_search_equals_the_in_memory_one_with_ties():
 
 
 def test_eigensolver_refuses_a_non_finite_operator_clearly():
-    from skdse._spectrum import exact_eigenvalues
+    from skdse._engine.spectrum import exact_eigenvalues
 
     A = np.eye(3)
     A[0, 1] = A[1, 0] = np.nan

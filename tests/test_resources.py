@@ -1,7 +1,7 @@
 """Memory and CPUs as the container allows (cgroups), and ``n_jobs``.
 
 The cgroup and ``/proc`` files are faked in a temporary tree that
-``skdse._resources.ROOT`` points at.
+``skdse._engine.resources.ROOT`` points at.
 """
 
 import inspect
@@ -16,12 +16,12 @@ from skdse import (
     DiffusionSpectralMI,
     InsufficientMemoryError,
     _entropy,
-    _resources,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
 )
-from skdse._operators import MatrixFreeOperator
-from skdse._resources import (
+from skdse._engine import resources as _resources
+from skdse._engine.operators import MatrixFreeOperator
+from skdse._engine.resources import (
     available_memory_bytes,
     cgroup_cpu_limit,
     cpu_budget,

@@ -19,9 +19,9 @@ from skdse import (
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
 )
+from skdse._engine.kernels import diffusion_operator
+from skdse._engine.operators import DenseOperator, KnnOperator, MatrixFreeOperator
 from skdse._entropy import AUTO_EXACT_MAX
-from skdse._kernels import diffusion_operator
-from skdse._operators import DenseOperator, KnnOperator, MatrixFreeOperator
 from skdse._validation import check_entropy_params
 from skdse.datasets import make_branching_tree, make_noisy_subspace
 
@@ -47,7 +47,7 @@ def test_slq_agrees_with_exact(name, t):
 @pytest.mark.parametrize("factor", [0.25, 1.0, 4.0])
 def test_slq_profile_agrees_with_exact_over_bandwidths(factor):
     X, _ = make_branching_tree(6, 100, 30, random_state=0)
-    sigma = factor * skdse._kernels.resolve_bandwidth(X, "scale")
+    sigma = factor * skdse._engine.kernels.resolve_bandwidth(X, "scale")
     exact = DiffusionSpectralEntropy(bandwidth=sigma, solver="exact").fit(X)
     slq = DiffusionSpectralEntropy(bandwidth=sigma, solver="slq", random_state=1).fit(X)
     ts = [1, 2, 3, 5, 10]

@@ -108,7 +108,7 @@ def cgroup_memory_bytes(root: str | os.PathLike | None = None) -> int | None:
 
     Examples
     --------
-    >>> from skdse._resources import cgroup_memory_bytes
+    >>> from skdse._engine.resources import cgroup_memory_bytes
     >>> room = cgroup_memory_bytes()
     >>> room is None or room >= 0
     True
@@ -141,7 +141,7 @@ def available_memory_bytes(root: str | os.PathLike | None = None) -> int | None:
 
     Examples
     --------
-    >>> from skdse._resources import available_memory_bytes
+    >>> from skdse._engine.resources import available_memory_bytes
     >>> have = available_memory_bytes()
     >>> have is None or have >= 0
     True
@@ -160,7 +160,7 @@ def cgroup_cpu_limit(root: str | os.PathLike | None = None) -> int | None:
 
     Examples
     --------
-    >>> from skdse._resources import cgroup_cpu_limit
+    >>> from skdse._engine.resources import cgroup_cpu_limit
     >>> n = cgroup_cpu_limit()
     >>> n is None or n >= 1
     True
@@ -192,7 +192,7 @@ def usable_cpu_count() -> int:
     Examples
     --------
     >>> import os
-    >>> from skdse._resources import usable_cpu_count
+    >>> from skdse._engine.resources import usable_cpu_count
     >>> 1 <= usable_cpu_count() <= (os.cpu_count() or 1)
     True
     """
@@ -210,7 +210,7 @@ def cpu_budget(n_jobs: int | None) -> int:
 
     Examples
     --------
-    >>> from skdse._resources import cpu_budget, usable_cpu_count
+    >>> from skdse._engine.resources import cpu_budget, usable_cpu_count
     >>> cpu_budget(3), cpu_budget(-1) == usable_cpu_count()
     (3, True)
     """
@@ -231,7 +231,7 @@ def threads_per_task(n_jobs: int | None, n_tasks: int) -> int:
 
     Examples
     --------
-    >>> from skdse._resources import threads_per_task
+    >>> from skdse._engine.resources import threads_per_task
     >>> threads_per_task(4, 10), threads_per_task(4, 2), threads_per_task(1, 10)
     (1, 2, 1)
     """

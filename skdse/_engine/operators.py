@@ -24,9 +24,9 @@ import scipy.sparse as sp
 from array_api_compat import device
 from threadpoolctl import OpenBLASController, threadpool_limits
 
-from ._backend import is_numpy, namespace, to_numpy
-from ._kernels import KernelDiagnostics, diffusion_operator, kernel_coordinates, scale_exponent
-from ._resources import usable_cpu_count
+from .backend import is_numpy, namespace, to_numpy
+from .kernels import KernelDiagnostics, diffusion_operator, kernel_coordinates, scale_exponent
+from .resources import usable_cpu_count
 
 #: Default number of neighbours of the kNN operator.
 N_NEIGHBORS = 15
@@ -95,7 +95,7 @@ class MatrixFreeOperator:
     one thread each, so the thread count changes only the float64 summation
     order); on a GPU they run in turn. Kernel blocks are formed in
     ``dtype`` (float32 by default: twice as fast); their exponents come from
-    :func:`skdse._kernels.kernel_coordinates`, in float32 only while that is
+    :func:`skdse._engine.kernels.kernel_coordinates`, in float32 only while that is
     accurate to 1e-4 (affinities to 1e-4 relative, far below the solver's
     own error), else in float64 or from direct differences (clusters far
     apart relative to sigma); products accumulate in float64.
@@ -110,7 +110,7 @@ class MatrixFreeOperator:
     dtype : dtype of X's namespace, default float32
     n_threads : int or None
         Threads over row blocks (NumPy only); None uses every CPU this
-        process may use (:func:`~skdse._resources.usable_cpu_count`: CPU
+        process may use (:func:`~skdse._engine.resources.usable_cpu_count`: CPU
         affinity and cgroup quota, not the machine's core count).
     """
 
@@ -119,7 +119,7 @@ class MatrixFreeOperator:
         self.dtype = xp.float32 if dtype is None else dtype
         dev = device(X)
         # Augmented coordinates (or, where float32 would cancel, float64 or the
-        # direct differences): see skdse._kernels.kernel_coordinates.
+        # direct differences): see skdse._engine.kernels.kernel_coordinates.
         self._coords = kernel_coordinates(X, sigma, self.dtype)
         self.n = X.shape[0]
         self.block_rows = int(block_rows)
@@ -202,7 +202,7 @@ def row_keys(X: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._operators import row_keys
+    >>> from skdse._engine.operators import row_keys
     >>> k = row_keys(np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 2.0], [-0.0, 0.0], [0.0, 0.0]]))
     >>> bool(k[0] == k[2]), bool(k[0] == k[1]), bool(k[3] == k[4])
     (True, False, True)
@@ -234,7 +234,7 @@ def nearest_rows(
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._operators import nearest_rows
+    >>> from skdse._engine.operators import nearest_rows
     >>> X = np.array([[0.0], [-1.0], [1.0], [5.0]])
     >>> dist, idx, _ = nearest_rows(X[:1], X, 2)  # -1 and 1 tie at distance 1
     >>> dist.tolist(), X[idx[0], 0].tolist()

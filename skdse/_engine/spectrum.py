@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import eigvalsh, namespace, to_numpy
+from .backend import eigvalsh, namespace, to_numpy
 
 
 def exact_eigenvalues(A) -> np.ndarray:
@@ -62,7 +62,7 @@ def spectral_entropy(eigenvalues, t=1.0, base=2.0):
 
     Examples
     --------
-    >>> from skdse._spectrum import spectral_entropy
+    >>> from skdse._engine.spectrum import spectral_entropy
     >>> float(spectral_entropy([1.0, 1.0, 0.0, 0.0]))
     1.0
     """
@@ -89,7 +89,7 @@ class ExactSpectrum:
 
     Examples
     --------
-    >>> from skdse._spectrum import ExactSpectrum
+    >>> from skdse._engine.spectrum import ExactSpectrum
     >>> ExactSpectrum(np.array([1.0, 1.0])).entropy(1, 2)
     1.0
     """

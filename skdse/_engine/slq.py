@@ -29,8 +29,8 @@ import numpy as np
 import scipy.linalg
 from array_api_compat import device
 
-from ._backend import to_numpy
-from ._progress import progress
+from .backend import to_numpy
+from .progress import progress
 
 #: Subspace iterations that find the deflated directions.
 N_POWER = 2

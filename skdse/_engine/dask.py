@@ -46,8 +46,8 @@ from concurrent.futures import CancelledError
 
 import numpy as np
 
-from ._kernels import KernelDiagnostics, kernel_block, kernel_coordinates, scale_exponent
-from ._resources import available_memory_bytes
+from .kernels import KernelDiagnostics, kernel_block, kernel_coordinates, scale_exponent
+from .resources import available_memory_bytes
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
 TILE_COLS = 2048
@@ -110,7 +110,7 @@ def dask_diffusion_operator(X, sigma: float, dtype=np.float64):
     """Lazy normalised operator ``D^-1/2 G D^-1/2`` of a row-chunked dask X, and the degrees.
 
     Blocks follow X's row chunks in both directions; their exponents come
-    from the same :func:`skdse._kernels.kernel_coordinates` as in memory.
+    from the same :func:`skdse._engine.kernels.kernel_coordinates` as in memory.
     """
     import dask.array as da
 
@@ -212,7 +212,7 @@ def compute_on_cluster(build) -> tuple:
     Examples
     --------
     >>> import dask.array as da
-    >>> from skdse._dask import compute_on_cluster
+    >>> from skdse._engine.dask import compute_on_cluster
     >>> x = da.ones((4, 2), chunks=2)
     >>> float(compute_on_cluster(lambda: (x.sum(),))[0])
     8.0
@@ -340,7 +340,7 @@ class DaskMatrixFreeOperator:
     each product runs one task per pair of row chunks ``i <= j`` (the kernel
     is symmetric, so each block serves ``out_i`` and ``out_j``) and one sum
     per row chunk. Kernel blocks are float32, sums float64, as in
-    :class:`skdse._operators.MatrixFreeOperator`.
+    :class:`skdse._engine.operators.MatrixFreeOperator`.
     """
 
     def __init__(self, X, sigma: float):
@@ -385,7 +385,7 @@ class DaskMatrixFreeOperator:
 
 def _knn_pair(Xi, Xj, offset: int, n_neighbors: int, exponent: int):
     """Each row of ``Xi``'s nearest rows of ``Xj`` (global indices), ties broken by value."""
-    from ._operators import nearest_rows
+    from .operators import nearest_rows
 
     return nearest_rows(Xi, Xj, n_neighbors, offset, exponent)
 
@@ -393,7 +393,7 @@ def _knn_pair(Xi, Xj, offset: int, n_neighbors: int, exponent: int):
 def _knn_merge(parts, n_neighbors: int):
     """The ``n_neighbors`` nearest over every block's candidates.
 
-    Ordered as :func:`skdse._operators.nearest_rows` orders them: distance,
+    Ordered as :func:`skdse._engine.operators.nearest_rows` orders them: distance,
     then the rows' value keys, then index, so the result is the in-memory one.
     """
     dist, idx, keys = (np.concatenate([p[c] for p in parts], axis=1) for c in range(3))
@@ -402,7 +402,7 @@ def _knn_merge(parts, n_neighbors: int):
 
 
 def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`skdse._operators.knn_search` on the cluster: one task per pair of row chunks.
+    """:func:`skdse._engine.operators.knn_search` on the cluster: one task per pair of row chunks.
 
     A merge task per row chunk keeps the nearest candidates; only the
     (N, k + 1) distances and indices come back to the client.

@@ -15,7 +15,7 @@ import numpy as np
 from array_api_compat import device
 from sklearn.utils import check_random_state
 
-from ._backend import is_numpy, namespace, to_numpy
+from .backend import is_numpy, namespace, to_numpy
 
 #: Rows of the distance matrix computed at once; keeps each block in cache.
 BLOCK_ROWS = 256
@@ -47,7 +47,7 @@ def rescaled(X, xp=None, centre: bool = True):
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._kernels import rescaled
+    >>> from skdse._engine.kernels import rescaled
     >>> X = np.array([[3.0], [-1.0]])
     >>> rescaled(X)[0].ravel().tolist(), rescaled(X)[1], rescaled(2.0**1000 * X)[1]
     ([0.5, -0.5], 2, 1002)
@@ -108,7 +108,7 @@ def resolve_bandwidth(X, bandwidth, *, random_state=None) -> float:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._kernels import resolve_bandwidth
+    >>> from skdse._engine.kernels import resolve_bandwidth
     >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
     >>> resolve_bandwidth(X, "median"), resolve_bandwidth(1e300 * X, "median")
     (5.0, 5e+300)
@@ -268,7 +268,7 @@ def kernel_coordinates(X, sigma: float, dtype=None) -> KernelCoordinates:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._kernels import kernel_coordinates
+    >>> from skdse._engine.kernels import kernel_coordinates
     >>> X = np.random.default_rng(0).normal(size=(6, 2))
     >>> kernel_coordinates(X, 1.0, np.float32).method
     'float32'
@@ -357,7 +357,7 @@ def gaussian_affinity(X, sigma: float, dtype=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._kernels import gaussian_affinity
+    >>> from skdse._engine.kernels import gaussian_affinity
     >>> G, d = gaussian_affinity(np.array([[0.0], [0.0], [1.0]]), 1e-300)
     >>> G.tolist(), d.tolist()
     ([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [2.0, 2.0, 1.0])
@@ -398,7 +398,7 @@ def diffusion_operator(X, sigma: float, dtype=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._kernels import diffusion_operator
+    >>> from skdse._engine.kernels import diffusion_operator
     >>> A, d = diffusion_operator(np.array([[0.0], [1.0]]), 1.0)
     >>> a = np.exp(-0.5)  # the off-diagonal affinity
     >>> bool(np.allclose(np.linalg.eigvalsh(A), [(1 - a) / (1 + a), 1.0]))
