@@ -13,11 +13,11 @@ True
 """
 
 from . import baselines
+from ._engine.resources import InsufficientMemoryError
 from ._entropy import diffusion_spectral_entropy
 from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
 from ._mi import diffusion_spectral_mutual_information
 from ._partition import partition_reference
-from ._validation import InsufficientMemoryError
 
 __version__ = "0.1.0"
 

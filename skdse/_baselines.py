@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 
 from ._engine.backend import namespace, to_numpy
 from ._engine.kernels import diffusion_operator, gaussian_affinity, resolve_bandwidth
+from ._engine.resources import check_dense_fits
 from ._entropy import subsample_indices
 from ._mi import DSMIResult, matched_subset_mi, mi_result, seed_sequence
 from ._partition import PARTITION_KEYS, bin_columns, partition_reference
@@ -27,7 +28,6 @@ from ._validation import (
     _check_int,
     check_bandwidth,
     check_base,
-    check_dense_fits,
     check_X,
 )
 

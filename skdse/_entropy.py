@@ -1,4 +1,7 @@
-"""Diffusion spectral entropy: the engine and the public function."""
+"""Diffusion spectral entropy: subsamples, ensembles, the spectrum cache and the public function.
+
+The spectrum itself comes from the engine (:func:`skdse._engine.solve.solve`).
+"""
 
 from __future__ import annotations
 
@@ -8,221 +11,30 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory as as_joblib_memory
 
-from ._engine.backend import (
-    device_memory_bytes,
-    free_memory,
-    namespace,
-    releases_device_memory,
-    take_rows,
-    to_numpy,
-)
-from ._engine.dask import is_dask_array
-from ._engine.kernels import KernelDiagnostics, diffusion_operator, resolve_bandwidth
-from ._engine.operators import DenseOperator, KnnOperator, MatrixFreeOperator
+from ._engine.backend import releases_device_memory, take_rows, to_numpy
+from ._engine.kernels import KernelDiagnostics
+from ._engine.placement import placement_of
 from ._engine.progress import progress
-from ._engine.resources import available_memory_bytes, cpu_budget, threads_per_task
-from ._engine.slq import QuadratureSpectrum, slq_spectrum
-from ._engine.spectrum import ExactSpectrum, exact_eigenvalues
+from ._engine.resources import threads_per_task
+from ._engine.slq import QuadratureSpectrum
+from ._engine.solve import resolve_solver, solve
+from ._engine.spectrum import ExactSpectrum
 from ._validation import (
     EntropyParams,
-    check_dense_fits,
-    check_memory,
     check_X,
     entropy_params_from,
     warn_if_degenerate,
     warn_if_deprecated_bandwidth,
 )
 
-#: Largest N the "auto" solver computes exactly. Measured on a 2-core machine
-#: (benchmarks/bench_slq_accuracy.py --crossover): exact / slq time was 0.77 at
-#: N = 2000 and 1.53 at N = 3000, so slq (at its default accuracy) wins above ~2500.
-AUTO_EXACT_MAX = 2500
-#: Rows of a matrix-free kernel block, per thread.
-MATRIX_FREE_BLOCK = 512
-
-
-def slq_spans_space(n: int, params: EntropyParams) -> bool:
-    """Whether slq's vectors on ``n`` points are as many as the space has dimensions.
-
-    slq runs ``n_deflate + n_probes`` Lanczos recurrences besides the known
-    top eigenvector. Once ``1 + n_deflate + n_probes >= n``, the same work
-    could span the whole space, so an eigendecomposition is exact and no
-    dearer, while slq itself still carries its probes' random error: with
-    the defaults it was off by up to 0.36 bits on 2 points, 0.10 on 3, 0.03
-    on 8-16 (measured, Gaussian data, 12 draws each).
-    """
-    return n <= 1 + params.n_deflate + params.n_probes
-
-
-def resolve_solver(n: int, params: EntropyParams) -> str:
-    """``"exact"`` or ``"slq"`` for an operator of size ``n``: the solver that runs.
-
-    ``solver="slq"`` (and ``"auto"``) computes exactly where slq's vectors would
-    span the space anyway (:func:`slq_spans_space`), such as small DSMI classes.
-    """
-    if params.solver == "exact" or slq_spans_space(n, params):
-        return "exact"
-    if params.solver == "slq":
-        return "slq"
-    return "exact" if n <= AUTO_EXACT_MAX else "slq"
-
-
-def krylov_bytes(n: int, params: EntropyParams) -> int:
-    """Memory of slq's Lanczos vectors (kept for reorthogonalisation) on ``n`` points.
-
-    Counts the recurrences and steps that run: ``slq_spectrum`` deflates at
-    most ``n - 2`` directions and ``lanczos_quadrature`` takes at most
-    ``n - 1`` steps, whatever larger values were asked for.
-    """
-    n_deflate = max(0, min(params.n_deflate, n - 2))
-    n_steps = max(1, min(params.n_lanczos_steps, n - 1))
-    return 8 * n * (params.n_probes + n_deflate) * n_steps
-
-
-def check_krylov_fits(n: int, params: EntropyParams, available=None) -> None:
-    check_memory(
-        krylov_bytes(n, params),
-        f"SLQ on {n} points",
-        "Lower n_lanczos_steps, n_probes or n_deflate, or pass a smaller max_samples.",
-        available=available,
-    )
-
-
-def dense_slq_bytes(n: int) -> int:
-    """Memory of slq's dense float32 operator on ``n`` points, with its construction's peak."""
-    return int(4.4 * n * n)
-
-
-def wants_dense(params: EntropyParams, need: int, have: int | None) -> bool:
-    """Whether slq multiplies with a stored operator of ``need`` bytes, given ``have``.
-
-    ``operator="auto"`` stores it while it takes under half the memory it
-    lives in (this machine, the GPU, or a Dask cluster's workers).
-    """
-    return params.operator == "dense" or (
-        params.operator == "auto" and (have is None or need < 0.5 * have)
-    )
-
-
-def _slq_operator(X, sigma, params: EntropyParams):
-    """The operator SLQ multiplies with, memory checked before it is built."""
-    xp = namespace(X)
-    n = X.shape[0]
-    krylov = krylov_bytes(n, params)
-    if params.affinity == "knn":
-        check_krylov_fits(n, params)
-        return KnnOperator(X, params.n_neighbors)
-    dense_bytes = dense_slq_bytes(n)
-    device_free = device_memory_bytes(xp, X)
-    have = device_free if device_free is not None else available_memory_bytes()
-    if wants_dense(params, dense_bytes + krylov, have):
-        check_memory(
-            dense_bytes + krylov,
-            f"SLQ on a dense {n} x {n} operator",
-            "Pass operator='matrix_free' (kernel recomputed per product) or a smaller max_samples.",
-            available=device_free,
-        )
-        return DenseOperator(X, sigma, dtype=xp.float32)
-    check_krylov_fits(n, params, available=device_free)
-    return MatrixFreeOperator(
-        X, sigma, block_rows=MATRIX_FREE_BLOCK, n_threads=cpu_budget(params.n_jobs)
-    )
-
-
-def diffusion_spectrum(
-    X, sigma, params: EntropyParams, rng: np.random.Generator | None = None
-) -> tuple[ExactSpectrum | QuadratureSpectrum, KernelDiagnostics]:
-    """Spectrum of the diffusion operator of validated ``X`` at bandwidth ``sigma``.
-
-    ``params.affinity`` chooses the kernel: ``sigma`` is the Gaussian
-    affinity's width (a float), None for the adaptive kNN kernel. The single
-    place where an operator is built and solved; every entropy (DSE, each
-    DSMI term) comes through here. X may live on any array-API backend; the
-    spectrum comes back on the host, and the device's memory pool is
-    released afterwards.
-    """
-    xp = namespace(X)
-    n = X.shape[0]
-    if n == 1 or not bool(xp.any(xp.max(X, axis=0) > xp.min(X, axis=0))):
-        # One distinct point: A = 11^T / n exactly, spectrum {1, 0, ..., 0}.
-        eigenvalues = np.zeros(n)
-        eigenvalues[0] = 1.0
-        diag = KernelDiagnostics(n, 1.0, n - 1.0, all_duplicates=True)
-        return ExactSpectrum(eigenvalues), diag
-    if is_dask_array(X):
-        return _dask_spectrum(X, sigma, params, rng)
-    try:
-        if resolve_solver(n, params) == "exact":
-            check_dense_fits(n, itemsize=params.itemsize, available=device_memory_bytes(xp, X))
-            if params.affinity == "knn":
-                op = KnnOperator(X, params.n_neighbors)
-                A, diag = op.toarray(), op.diagnostics
-            else:
-                A, degrees = diffusion_operator(X, sigma, getattr(xp, params.dtype))
-                diag = KernelDiagnostics.from_degrees(degrees)
-                del degrees
-            return ExactSpectrum(exact_eigenvalues(A)), diag
-        op = _slq_operator(X, sigma, params)
-        return _slq(op, params, rng)
-    finally:
-        A = op = None
-        free_memory(xp)
-
-
-def _slq(op, params: EntropyParams, rng):
-    """slq's quadrature of any operator, with the parameters' settings."""
-    spec = slq_spectrum(
-        op,
-        n_steps=params.n_lanczos_steps,
-        n_probes=params.n_probes,
-        n_deflate=params.n_deflate,
-        rng=rng if rng is not None else np.random.default_rng(),
-        verbose=params.verbose,
-    )
-    return spec, op.diagnostics
-
-
-def _dask_spectrum(X, sigma, params: EntropyParams, rng):
-    """The spectrum of a dask X: blocks built on the cluster (see ``skdse._engine.dask``)."""
-    from ._engine.dask import (
-        DaskMatrixFreeOperator,
-        DaskOperator,
-        cluster_memory_bytes,
-        compute_on_cluster,
-        dask_diffusion_operator,
-        dask_knn_search,
-    )
-
-    n = X.shape[0]
-    exact = resolve_solver(n, params) == "exact"
-    if exact:
-        check_dense_fits(n, itemsize=params.itemsize)
-    else:
-        check_krylov_fits(n, params)
-    if params.affinity == "knn":
-        op = KnnOperator.from_neighbors(*dask_knn_search(X, params.n_neighbors))
-        if exact:
-            return ExactSpectrum(exact_eigenvalues(op.toarray())), op.diagnostics
-        return _slq(op, params, rng)
-    if exact:
-        A, degrees = dask_diffusion_operator(X, sigma, np.dtype(params.dtype))
-        A, degrees = compute_on_cluster(lambda: (A, degrees))
-        return ExactSpectrum(exact_eigenvalues(A)), KernelDiagnostics.from_degrees(degrees)
-    # the Lanczos vectors stay on the client: only the blocks count against the cluster
-    if wants_dense(params, dense_slq_bytes(n), cluster_memory_bytes()):
-        op = DaskOperator(X, sigma)
-    else:
-        op = DaskMatrixFreeOperator(X, sigma)
-    return _slq(op, params, rng)
-
 
 def _spectrum_job(X, X_host, sigma, params: EntropyParams, seed: int, n_jobs=None):
     """What the cache stores; ``X_host`` is the key, ``X`` and ``n_jobs`` (ignored) the data."""
-    return diffusion_spectrum(X, sigma, replace(params, n_jobs=n_jobs), np.random.default_rng(seed))
+    return solve(X, sigma, replace(params, n_jobs=n_jobs), np.random.default_rng(seed))
 
 
 def cached_spectrum(X, sigma, params: EntropyParams, seed: int):
-    """:func:`diffusion_spectrum`, through ``params.memory`` when one is set.
+    """The engine's :func:`~skdse._engine.solve.solve`, through ``params.memory`` when one is set.
 
     The key is the data (its host copy), sigma, the seed and every parameter
     that changes the spectrum; t, base and verbose are left out, so a cached
@@ -230,7 +42,7 @@ def cached_spectrum(X, sigma, params: EntropyParams, seed: int):
     spectrum bit for bit.
     """
     if params.memory is None:
-        return diffusion_spectrum(X, sigma, params, np.random.default_rng(seed))
+        return solve(X, sigma, params, np.random.default_rng(seed))
     if resolve_solver(X.shape[0], params) == "exact":
         seed = 0  # the exact spectrum is not random: do not let the seed miss the cache
     memory = as_joblib_memory(params.memory)
@@ -303,11 +115,12 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
     warns from them (:func:`~skdse._validation.warn_if_degenerate`).
     """
     rng = check_random_state(random_state)
+    place = placement_of(X)
     idx = subsample_indices(X.shape[0], params.max_samples, rng)
     sigma = (
         None
         if params.affinity == "knn"
-        else resolve_bandwidth(X, params.bandwidth, random_state=rng)
+        else place.resolve_bandwidth(X, params.bandwidth, random_state=rng)
     )
     seed = int(rng.randint(np.iinfo(np.int32).max))
     if idx is not None and params.n_subsamples > 1:
@@ -320,13 +133,7 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
         ]
         threads = threads_per_task(params.n_jobs, params.n_subsamples)
         member_params = replace(params, verbose=0, n_jobs=threads)
-        if is_dask_array(X):
-            # gathered in one pass over the cluster; the members are NumPy tasks
-            from ._engine.dask import compute_on_cluster
-
-            members = compute_on_cluster(lambda: [X[p] for p in picks])
-        else:
-            members = (take_rows(X, p) for p in picks)  # taken as joblib dispatches
+        members = place.row_sets(X, picks)  # a cluster's are gathered in one pass
         jobs = Parallel(n_jobs=params.n_jobs, return_as="generator")(
             delayed(cached_spectrum)(Xm, sigma, member_params, int(q.generate_state(1)[0]))
             for Xm, q in zip(members, seqs)

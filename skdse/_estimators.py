@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._engine.backend import is_numpy, releases_device_memory, to_backend
+from ._engine.backend import is_numpy, namespace, releases_device_memory
+from ._engine.placement import placement_of
 from ._engine.spectrum import ExactSpectrum
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
@@ -31,8 +32,8 @@ class _SpectralMeasure(BaseEstimator):
 
     def _check_X(self, X, params: EntropyParams, *, reset: bool):
         """Validate X with validated ``params``: NumPy through scikit-learn, devices in place."""
-        xp, X = to_backend(check_not_masked(X, "X"), params.backend)
-        if is_numpy(xp):  # float64 whatever dtype, as check_X
+        X = placement_of(X).to_backend(check_not_masked(X, "X"), params.backend)
+        if is_numpy(namespace(X)):  # float64 whatever dtype, as check_X
             return validate_estimator_X(self, X, reset=reset)
         X = check_X(X)
         if reset:

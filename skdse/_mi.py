@@ -10,22 +10,16 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from ._engine.backend import (
-    device_memory_bytes,
-    is_numpy,
-    namespace,
-    releases_device_memory,
-    take_rows,
-)
-from ._engine.dask import is_dask_array
-from ._engine.kernels import KernelDiagnostics, resolve_bandwidth
+from ._engine.backend import releases_device_memory, take_rows
+from ._engine.kernels import KernelDiagnostics
+from ._engine.placement import placement_of
 from ._engine.progress import progress
-from ._engine.resources import threads_per_task
-from ._entropy import cached_spectrum, resolve_solver
+from ._engine.resources import check_dense_fits, threads_per_task
+from ._engine.solve import resolve_solver
+from ._entropy import cached_spectrum
 from ._partition import partition_reference
 from ._validation import (
     EntropyParams,
-    check_dense_fits,
     check_X,
     entropy_params_from,
     warn_if_degenerate,
@@ -187,13 +181,7 @@ def matched_subset_mi(
             # marginal mean of n_repeats equal terms does (constant y: exactly 0)
             conditional_jobs[g] *= n_repeats
 
-    if is_dask_array(X):
-        # each term's blocks are already cluster tasks; a joblib task waiting
-        # on the cluster from inside a worker could starve it
-        n_jobs = 1
-    elif not is_numpy(namespace(X)):
-        n_jobs = None
-    run = Parallel(n_jobs=n_jobs, return_as="generator")(
+    run = Parallel(n_jobs=placement_of(X).term_jobs(X, n_jobs), return_as="generator")(
         delayed(term)(take_rows(X, rows), seed) for rows, seed in jobs
     )
     out = list(progress(run, total=len(jobs), desc=desc, verbose=verbose))
@@ -243,20 +231,17 @@ def compute_dsmi(
     """
     n_groups = len(np.unique(y))
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
+    place = placement_of(X)
     if params.affinity == "knn":
         sigma = None  # the adaptive kNN kernel has no single width
     else:
         bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
-        sigma = resolve_bandwidth(X, params.bandwidth, random_state=bw_rng)
+        sigma = place.resolve_bandwidth(X, params.bandwidth, random_state=bw_rng)
     sizes = np.unique(y, return_counts=True)[1]
     term_sizes = sizes if params.max_samples is None else np.minimum(sizes, params.max_samples)
     largest = int(term_sizes.max())
     if resolve_solver(largest, params) == "exact":
-        check_dense_fits(
-            largest,
-            itemsize=params.itemsize,
-            available=device_memory_bytes(namespace(X), X),
-        )
+        check_dense_fits(largest, itemsize=params.itemsize, available=place.client_memory(X))
     # the terms running at once share n_jobs's CPUs for their matrix-free products
     threads = threads_per_task(n_jobs, n_groups * (1 + params.n_repeats))
     term = functools.partial(

@@ -10,17 +10,17 @@ import numbers
 import os
 import sys
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.utils import check_array, column_or_1d
+from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
-from ._engine.backend import is_numpy, namespace, to_backend, to_numpy
+from ._engine.backend import to_numpy
+from ._engine.inputs import check_not_masked, names_unreal_data
 from ._engine.kernels import KernelDiagnostics
-from ._engine.resources import available_memory_bytes
+from ._engine.placement import placement_of
 
 AFFINITIES = ("gaussian", "knn")
 BANDWIDTH_STRINGS = ("scale", "median")
@@ -29,17 +29,6 @@ OPERATORS = ("auto", "dense", "matrix_free")
 BACKENDS = ("auto", "numpy", "cupy")
 DTYPES = ("float64", "float32")
 DISCRETE_TARGETS = ("binary", "multiclass")
-
-
-class InsufficientMemoryError(MemoryError):
-    """Raised before allocating an operator that cannot fit in memory.
-
-    Examples
-    --------
-    >>> from skdse import InsufficientMemoryError
-    >>> issubclass(InsufficientMemoryError, MemoryError)
-    True
-    """
 
 
 def _is_real_number(value) -> bool:
@@ -393,42 +382,16 @@ def check_n_jobs(n_jobs) -> int | None:
 
 
 def check_X(X, *, input_name: str = "X", backend: str = "auto"):
-    """A finite, real, 2-D floating array with at least 2 samples, on its backend.
+    """A finite, real, 2-D float64 array with at least 2 samples, where it lives.
 
-    NumPy-convertible input (lists, pandas) goes through scikit-learn's
-    ``check_array``; array-API arrays (CuPy, PyTorch, ...) keep their
-    namespace and device and get the same checks. ``backend`` moves the
-    data first (``"cupy"`` puts NumPy input on the GPU). Sparse input is
-    refused with a :class:`TypeError` that says to densify it.
-
-    X is float64 whatever the ``dtype`` parameter of the measures: that is
-    the precision of the stored operator only. The kernel takes its
-    exponents in float64 anyway (:func:`skdse._engine.kernels.kernel_coordinates`);
-    a float32 copy of X would round the data itself and turn values beyond
-    float32's range (below 1e-38, above 3e38) into 0 or inf.
+    ``backend`` moves the data first (``"cupy"`` puts NumPy input on the
+    GPU; a dask X is gathered for any backend but ``"auto"``). In-memory
+    arrays are checked by :func:`skdse._engine.inputs.check_local_X`, a
+    dask X on its cluster (:mod:`skdse._engine.placement` decides which).
     """
-    from ._engine.dask import check_dask_X, is_dask_array
-
     X = check_not_masked(X, input_name)
-    if is_dask_array(X):
-        if backend == "auto":
-            return check_dask_X(X, "float64", input_name)
-        X = X.compute()
-    X = to_backend(X, backend)[1]
-    xp = namespace(X)
-    if is_numpy(xp):
-        with names_unreal_data(X, input_name):
-            return check_array(
-                X,
-                accept_sparse=False,
-                dtype=np.float64,
-                ensure_2d=True,
-                ensure_min_samples=2,
-                ensure_min_features=1,
-                ensure_all_finite=True,
-                input_name=input_name,
-            )
-    return _check_device_array(X, xp, input_name)
+    X = placement_of(X).to_backend(X, backend)
+    return placement_of(X).validate(X, input_name)
 
 
 def validate_estimator_X(estimator, X, *, reset: bool):
@@ -448,89 +411,6 @@ def validate_estimator_X(estimator, X, *, reset: bool):
             ensure_min_samples=2,
             ensure_all_finite=True,
         )
-
-
-@contextmanager
-def names_unreal_data(X, input_name: str):
-    """Re-raise NumPy's bare conversion errors (strings, complex) with ``input_name`` in them.
-
-    Only the failure path looks at the data again, so valid input costs nothing.
-    Inside, floating-point overflow is not warned about: scikit-learn's
-    finiteness check first sums the data, which overflows (``inf - inf``) for
-    finite values near the float64 limit, and then checks element-wise, which
-    decides.
-    """
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            yield
-    except (TypeError, ValueError) as exc:
-        if input_name in str(exc):
-            raise
-        try:
-            kind = np.asarray(X).dtype.kind
-        except (TypeError, ValueError):
-            kind = "O"
-        if kind == "c":
-            raise ValueError(f"Complex data not supported for {input_name}.") from exc
-        if kind not in "OUS":
-            raise
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise type(exc)(
-            f"{input_name} must hold real numbers (no strings or other objects); "
-            f"converting it failed: {reason}"
-        ) from exc
-
-
-def check_not_masked(a, input_name: str):
-    """Refuse a ``numpy.ma.MaskedArray`` with masked entries; unwrap one without.
-
-    NumPy's conversions read a masked array's data, masked values included,
-    so they would enter the result silently.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skdse._validation import check_not_masked
-    >>> check_not_masked(np.ma.masked_array([1.0, 2.0]), "X")
-    array([1., 2.])
-    """
-    if not isinstance(a, np.ma.MaskedArray):
-        return a
-    n_masked = int(np.ma.count_masked(a))
-    if n_masked:
-        raise ValueError(
-            f"{input_name} is a numpy masked array with {n_masked} masked entries; skdse "
-            f"does not use masked values. Fill them ({input_name}.filled(value)) or drop the "
-            "samples that hold them (from X and y alike) first."
-        )
-    return np.ma.getdata(a)
-
-
-def _check_device_array(X, xp, input_name: str):
-    """check_array's checks for an array that is not NumPy's, without moving it."""
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected 2D array, got {X.ndim}D array instead for {input_name} "
-            f"(shape {tuple(X.shape)}). Reshape your data."
-        )
-    n, d = X.shape
-    if n < 2:
-        raise ValueError(
-            f"Found array with {n} sample(s) (shape={tuple(X.shape)}) while a minimum of 2 "
-            f"is required for {input_name}."
-        )
-    if d < 1:
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) for {input_name}."
-        )
-    if xp.isdtype(X.dtype, "complex floating"):
-        raise ValueError(f"Complex data not supported for {input_name}.")
-    if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
-        raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
-    X = xp.astype(X, xp.float64)
-    if not bool(xp.all(xp.isfinite(X))):
-        raise ValueError(f"Input {input_name} contains NaN or infinity.")
-    return X
 
 
 def check_no_missing(y: np.ndarray) -> None:
@@ -570,40 +450,3 @@ def check_discrete_y(y, n_samples: int) -> np.ndarray:
             "scalar y into n_bins groups."
         )
     return y
-
-
-def check_memory(need: int, what: str, advice: str, available=None) -> None:
-    """Refuse, before allocating, ``need`` bytes that the machine does not have.
-
-    ``available`` is the free device memory for GPU arrays (None: host memory).
-    """
-    where = "memory" if available is None else "device memory"
-    have = available if available is not None else available_memory_bytes()
-    if have is not None and need > have:
-        raise InsufficientMemoryError(
-            f"{what} needs about {need / 2**30:.1f} GiB, but only {have / 2**30:.1f} GiB "
-            f"of {where} is available. {advice}"
-        )
-
-
-def check_dense_fits(n: int, *, itemsize: int = 8, n_arrays: float = 1.1, available=None) -> None:
-    """Refuse, before allocating, an ``n x n`` operator that cannot fit in memory.
-
-    ``n_arrays`` counts the N x N arrays alive at the peak (the operator plus
-    the eigensolver's workspace). ``available`` is the free device memory
-    for GPU arrays (None: ask the operating system).
-    """
-    where = "memory" if available is None else "device memory"
-    have = available if available is not None else available_memory_bytes()
-    if have is None:
-        return
-    need = int(n_arrays * itemsize * n * n)
-    if need > have:
-        fits = max(2, int(0.8 * np.sqrt(have / (itemsize * n_arrays))))
-        extra = " or dtype='float32'" if itemsize == 8 else ""
-        raise InsufficientMemoryError(
-            f"The exact solver's dense {n} x {n} operator needs about {need / 2**30:.1f} GiB, "
-            f"but only {have / 2**30:.1f} GiB of {where} is available. Pass solver='slq' "
-            f"(matrix-free above this size){extra}, or a smaller max_samples (for example "
-            f"max_samples={fits}) to use a uniform subsample."
-        )

@@ -40,8 +40,9 @@ import numpy as np
 
 from . import __version__
 from ._engine.dask import ClusterDataLost, ClusterError
+from ._engine.resources import InsufficientMemoryError
 from ._io import STDIN_NAME, CLIError, check_readable, first_line, load_array, load_labels
-from ._validation import InsufficientMemoryError, check_entropy_params
+from ._validation import check_entropy_params
 
 __all__ = ["CLIError", "build_parser", "load_array", "load_labels", "main"]
 

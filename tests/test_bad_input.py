@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import skdse._validation as validation
+import skdse._engine.resources as engine_resources
 from skdse import (
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,
@@ -151,7 +151,7 @@ def test_memory_refused_before_allocating():
 
 
 def test_memory_refusal_uses_available_memory(monkeypatch):
-    monkeypatch.setattr(validation, "available_memory_bytes", lambda: 50_000)
+    monkeypatch.setattr(engine_resources, "available_memory_bytes", lambda: 50_000)
     with pytest.raises(InsufficientMemoryError, match=r"max_samples=\d+"):
         diffusion_spectral_entropy(X_OK.repeat(10, axis=0))
     with pytest.raises(InsufficientMemoryError):

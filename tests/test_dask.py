@@ -184,7 +184,7 @@ def test_client_vectors_are_scattered_not_put_in_the_graph(X):
 
 def test_knn_kernel_on_the_cluster(X):
     from skdse._engine.dask import dask_knn_search
-    from skdse._engine.operators import knn_search
+    from skdse._engine.knn import knn_search
 
     dist, idx = dask_knn_search(X, 10)
     ref_dist, ref_idx = knn_search(X_NP, 10)

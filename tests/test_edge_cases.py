@@ -16,7 +16,7 @@ from skdse import (
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
 )
-from skdse._entropy import krylov_bytes, resolve_solver
+from skdse._engine.solve import krylov_bytes, resolve_solver
 from skdse._validation import check_entropy_params
 from skdse.baselines import BaselineEntropy
 from skdse.scoring import make_dse_scorer

@@ -18,7 +18,8 @@ from skdse import (
     partition_reference,
 )
 from skdse._engine.kernels import diffusion_operator, resolve_bandwidth
-from skdse._engine.operators import DenseOperator, MatrixFreeOperator, knn_search
+from skdse._engine.knn import knn_search
+from skdse._engine.operators import MatrixFreeOperator, dense_operator
 from skdse.baselines import (
     BaselineEntropy,
     adjacency_spectral_entropy,
@@ -47,7 +48,7 @@ def test_float32_operators_accurate_for_far_clusters():
     V = np.random.default_rng(1).normal(size=(X.shape[0], 3))
     ref = A @ V
     for op in (
-        DenseOperator(X, 10.0, dtype=np.float32),
+        dense_operator(X, 10.0, np.float32),
         MatrixFreeOperator(X, 10.0, block_rows=128, n_threads=1),
     ):
         # the float32 norm expansion of |z|^2 ~ 1e5 gave errors of order 1e-1

@@ -15,12 +15,14 @@ from skdse import (
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,
     InsufficientMemoryError,
-    _entropy,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
 )
+from skdse._engine import placement as engine_placement
 from skdse._engine import resources as _resources
+from skdse._engine import solve as engine_solve
 from skdse._engine.operators import MatrixFreeOperator
+from skdse._engine.placement import LOCAL
 from skdse._engine.resources import (
     available_memory_bytes,
     cgroup_cpu_limit,
@@ -187,9 +189,9 @@ def test_slq_stores_the_operator_only_if_the_cgroup_has_room(tmp_path, monkeypat
     params = check_entropy_params(solver="slq")
     root = fake_tree(tmp_path, files={"memory.max": f"{200 * 10**6}\n", "memory.current": "0\n"})
     monkeypatch.setattr(_resources, "ROOT", str(root))
-    assert isinstance(_entropy._slq_operator(X, 1.0, params), MatrixFreeOperator)
+    assert isinstance(engine_solve._slq_operator(LOCAL, X, 1.0, params), MatrixFreeOperator)
     (root / "sys/fs/cgroup/memory.max").write_text(f"{10**10}\n")
-    assert not isinstance(_entropy._slq_operator(X, 1.0, params), MatrixFreeOperator)
+    assert not isinstance(engine_solve._slq_operator(LOCAL, X, 1.0, params), MatrixFreeOperator)
 
 
 # --- CPUs ----------------------------------------------------------------------
@@ -264,7 +266,7 @@ class _Recorder(MatrixFreeOperator):
 )
 def test_terms_times_threads_stay_within_the_usable_cpus(monkeypatch, n_jobs, context, threads):
     monkeypatch.setattr(_resources, "usable_cpu_count", lambda: 4)
-    monkeypatch.setattr(_entropy, "MatrixFreeOperator", _Recorder)
+    monkeypatch.setattr(engine_placement, "MatrixFreeOperator", _Recorder)
     monkeypatch.setattr(_Recorder, "threads", [])
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(90, 2)), np.repeat([0, 1, 2], 30)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
 import skdse
-import skdse._validation as validation
+import skdse._engine.resources as engine_resources
 from skdse import (
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,
@@ -20,8 +20,9 @@ from skdse import (
     diffusion_spectral_mutual_information,
 )
 from skdse._engine.kernels import diffusion_operator
-from skdse._engine.operators import DenseOperator, KnnOperator, MatrixFreeOperator
-from skdse._entropy import AUTO_EXACT_MAX
+from skdse._engine.knn import knn_operator
+from skdse._engine.operators import MatrixFreeOperator, dense_operator
+from skdse._engine.solve import AUTO_EXACT_MAX
 from skdse._validation import check_entropy_params
 from skdse.datasets import make_branching_tree, make_noisy_subspace
 
@@ -88,7 +89,7 @@ def test_auto_switches_at_threshold():
 def test_dense_and_matrix_free_products_agree():
     X = np.random.default_rng(0).normal(size=(700, 9)) + 30
     V = np.random.default_rng(1).normal(size=(700, 5))
-    dense = DenseOperator(X, 2.0)
+    dense = dense_operator(X, 2.0)
     A, degrees = diffusion_operator(X, 2.0)
     np.testing.assert_array_equal(dense.matmat(V), A @ V)
     for dtype, rtol in [(np.float64, 1e-12), (np.float32, 2e-5)]:
@@ -111,7 +112,7 @@ def test_matrix_free_slq_matches_dense_slq():
 
 def test_knn_operator_is_symmetric_and_stochastic():
     X = np.random.default_rng(0).normal(size=(300, 4))
-    op = KnnOperator(X, n_neighbors=10)
+    op = knn_operator(X, 10)
     A = op.A
     assert sp.issparse(A)
     assert abs(A - A.T).max() < 1e-15
@@ -176,7 +177,7 @@ def test_slq_properties_within_tolerance(seed, n, bandwidth, t):
 
 
 def test_slq_memory_refused_up_front(monkeypatch):
-    monkeypatch.setattr(validation, "available_memory_bytes", lambda: 1_000_000)
+    monkeypatch.setattr(engine_resources, "available_memory_bytes", lambda: 1_000_000)
     X = np.random.default_rng(0).normal(size=(3000, 2))
     with pytest.raises(InsufficientMemoryError, match="n_probes"):
         diffusion_spectral_entropy(X, solver="slq", operator="matrix_free")

@@ -46,7 +46,19 @@ from concurrent.futures import CancelledError
 
 import numpy as np
 
-from .kernels import KernelDiagnostics, kernel_block, kernel_coordinates, scale_exponent
+from .backend import namespace, to_backend
+from .kernels import (
+    KernelDiagnostics,
+    half_total_variance,
+    kernel_block,
+    kernel_coordinates,
+    median_rows,
+    resolve_bandwidth,
+    scale_exponent,
+    scale_sigma,
+)
+from .knn import KnnOperator, knn_graph, nearest_rows
+from .operators import DenseOperator, block_row_products
 from .resources import available_memory_bytes
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
@@ -72,10 +84,6 @@ class NoWorkerLeft(ClusterError):
 
 class ClusterDataLost(ClusterError):
     """The cluster kept losing data it cannot recompute (scattered from the client)."""
-
-
-def is_dask_array(X) -> bool:
-    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks")
 
 
 def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
@@ -316,21 +324,21 @@ class DaskOperator:
         (AV,) = compute_on_cluster(lambda: (self.A @ scatter_rows(V, self.A.chunks[1]),))
         return np.asarray(AV, dtype=np.float64)
 
+    def toarray(self) -> np.ndarray:
+        """The persisted blocks gathered on the client (N x N float32)."""
+        return np.asarray(compute_on_cluster(lambda: (self.A,))[0])
+
 
 def _pair_product(Li, Rj, SVi, SVj, diagonal: bool, method: str = "float32", gamma: float = 1.0):
-    """``(G_ij SV_j, G_ij^T SV_i)`` of one recomputed float32 kernel block, in column tiles.
+    """``(G_ij SV_j, G_ij^T SV_i)`` of one recomputed float32 kernel block (a cluster task).
 
-    On the diagonal the block is whole and only the first product is made.
+    On the diagonal the block is whole and only the first product is made
+    (the second is empty): :func:`~skdse._engine.operators.block_row_products`.
     """
-    left = np.zeros((Li.shape[0], SVj.shape[1]))
-    right = None if diagonal else np.zeros((Rj.shape[0], SVi.shape[1]))
-    for c0 in range(0, Rj.shape[0], TILE_COLS):
-        c1 = min(c0 + TILE_COLS, Rj.shape[0])
-        G = kernel_block(Li, Rj[c0:c1], method, gamma, np.float32)
-        left += G @ SVj[c0:c1]
-        if right is not None:
-            right[c0:c1] += G.T @ SVi
-    return left, right
+    shared_from = Rj.shape[0] if diagonal else 0
+    return block_row_products(
+        Li, Rj, SVi, SVj, shared_from, method, gamma, np.float32, TILE_COLS, _numpy_namespace()
+    )
 
 
 class DaskMatrixFreeOperator:
@@ -366,6 +374,10 @@ class DaskMatrixFreeOperator:
         rows = compute_on_cluster(lambda: self._row_sums(to_cluster(SV)))
         return np.concatenate(rows, axis=0) * self._scale[:, None]
 
+    def toarray(self) -> np.ndarray:
+        """A on the client, column by column from products (N x N float64; small N only)."""
+        return self.matmat(np.eye(self.n))
+
     def _row_sums(self, SV: list) -> list:
         """One delayed sum per row chunk of ``G SV``, for ``SV``'s blocks on the cluster."""
         import dask
@@ -385,15 +397,13 @@ class DaskMatrixFreeOperator:
 
 def _knn_pair(Xi, Xj, offset: int, n_neighbors: int, exponent: int):
     """Each row of ``Xi``'s nearest rows of ``Xj`` (global indices), ties broken by value."""
-    from .operators import nearest_rows
-
     return nearest_rows(Xi, Xj, n_neighbors, offset, exponent)
 
 
 def _knn_merge(parts, n_neighbors: int):
     """The ``n_neighbors`` nearest over every block's candidates.
 
-    Ordered as :func:`skdse._engine.operators.nearest_rows` orders them: distance,
+    Ordered as :func:`skdse._engine.knn.nearest_rows` orders them: distance,
     then the rows' value keys, then index, so the result is the in-memory one.
     """
     dist, idx, keys = (np.concatenate([p[c] for p in parts], axis=1) for c in range(3))
@@ -402,7 +412,7 @@ def _knn_merge(parts, n_neighbors: int):
 
 
 def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`skdse._engine.operators.knn_search` on the cluster: one task per pair of row chunks.
+    """:func:`skdse._engine.knn.knn_search` on the cluster: one task per pair of row chunks.
 
     A merge task per row chunk keeps the nearest candidates; only the
     (N, k + 1) distances and indices come back to the client.
@@ -431,3 +441,75 @@ def _numpy_namespace():
     from array_api_compat import array_namespace
 
     return array_namespace(np.empty(0))
+
+
+class ClusterPlacement:
+    """A row-chunked dask array: the work on it runs on the cluster (see the module's notes).
+
+    The :class:`~skdse._engine.placement.Placement` of a dask X; every wait
+    on the cluster goes through :func:`compute_on_cluster`.
+    """
+
+    operator_on_client = False
+
+    def to_backend(self, X, backend: str):
+        """X itself for ``"auto"``; else gathered (one bounded computation) and moved there."""
+        if backend == "auto":
+            return X
+        return to_backend(compute_on_cluster(lambda: (X,))[0], backend)[1]
+
+    def validate(self, X, input_name: str = "X"):
+        return check_dask_X(X, "float64", input_name)
+
+    def all_rows_equal(self, X) -> bool:
+        (spread,) = compute_on_cluster(lambda: ((X.max(axis=0) > X.min(axis=0)).any(),))
+        return not bool(spread)
+
+    def resolve_bandwidth(self, X, bandwidth, random_state=None) -> float:
+        """:func:`~skdse._engine.kernels.resolve_bandwidth` with the reductions on the cluster.
+
+        ``"median"`` gathers its (at most 2000-row) subsample, drawn as in memory.
+        """
+        if not isinstance(bandwidth, str):
+            return float(bandwidth)
+        if bandwidth == "median":
+            idx = median_rows(X.shape[0], random_state)
+            (Xs,) = compute_on_cluster(lambda: (X if idx is None else X[idx],))
+            return resolve_bandwidth(np.asarray(Xs), "median")
+        (max_abs,) = compute_on_cluster(lambda: (abs(X).max(),))
+        e = scale_exponent(float(max_abs))
+        (v,) = compute_on_cluster(lambda: (half_total_variance(X, e, namespace(X)),))
+        return scale_sigma(float(v), e)
+
+    def row_sets(self, X, picks):
+        """The rows of each of ``picks``, gathered in one pass over the cluster."""
+        return compute_on_cluster(lambda: [X[p] for p in picks])
+
+    def term_jobs(self, X, n_jobs):
+        """1: each term's blocks are already cluster tasks, and a joblib task waiting on
+        the cluster from inside a worker could starve it."""
+        return 1
+
+    def operator_memory(self, X) -> int | None:
+        return cluster_memory_bytes()
+
+    def client_memory(self, X) -> int | None:
+        return None
+
+    def exact_operator(self, X, sigma: float, dtype: str) -> DenseOperator:
+        """The normalised operator built blockwise, gathered on the client for the eigensolver."""
+        A, degrees = dask_diffusion_operator(X, sigma, np.dtype(dtype))
+        A, degrees = compute_on_cluster(lambda: (A, degrees))
+        return DenseOperator(np.asarray(A), np.asarray(degrees, dtype=np.float64))
+
+    def dense_operator(self, X, sigma: float) -> DaskOperator:
+        return DaskOperator(X, sigma)
+
+    def matrix_free_operator(self, X, sigma: float, n_threads: int) -> DaskMatrixFreeOperator:
+        return DaskMatrixFreeOperator(X, sigma)
+
+    def knn_operator(self, X, n_neighbors: int) -> KnnOperator:
+        return KnnOperator(*knn_graph(*dask_knn_search(X, n_neighbors)))
+
+    def release(self, X) -> None:
+        """Nothing: the cluster's memory is its scheduler's to manage."""

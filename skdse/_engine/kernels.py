@@ -33,6 +33,17 @@ def scale_exponent(m: float) -> int:
     return math.frexp(m)[1] if m > 0 else 0
 
 
+def times_power_of_two(Y, k: int):
+    """``Y * 2**k`` exactly, for any integer ``k`` (in two factors where ``2**k`` itself
+    is beyond float64, as for subnormal data near 1e-310)."""
+    if k == 0:
+        return Y
+    half = k // 2
+    if abs(k) <= 1000:
+        return Y * math.ldexp(1.0, k)
+    return (Y * math.ldexp(1.0, half)) * math.ldexp(1.0, k - half)
+
+
 def rescaled(X, xp=None, centre: bool = True):
     """X scaled by a power of two into [-1, 1] (and centred), in float64: ``(Y, e)``.
 
@@ -55,7 +66,7 @@ def rescaled(X, xp=None, centre: bool = True):
     xp = namespace(X) if xp is None else xp
     Xf = xp.astype(X, xp.float64)
     e = scale_exponent(float(xp.max(xp.abs(Xf))))
-    Y = Xf * math.ldexp(1.0, -e) if e else Xf
+    Y = times_power_of_two(Xf, -e)
     return (Y - xp.mean(Y, axis=0) if centre else Y), e
 
 
@@ -117,15 +128,11 @@ def resolve_bandwidth(X, bandwidth, *, random_state=None) -> float:
         return float(bandwidth)
     xp = namespace(X)
     if bandwidth == "scale":
-        # Total variance: n_features * X.var() once each feature is centred.
-        Y, e = rescaled(X, xp)
-        v = float(xp.sum(xp.mean(Y * Y, axis=0))) / 2.0
-        return _scale_back(math.sqrt(v), e, bandwidth) if v > 0 else 1.0
+        e = scale_exponent(float(xp.max(xp.abs(xp.astype(X, xp.float64)))))
+        return scale_sigma(float(half_total_variance(X, e, xp)), e)
     # "median": on the host, from at most MEDIAN_MAX_POINTS rows.
-    n = X.shape[0]
-    if n > MEDIAN_MAX_POINTS:
-        rng = check_random_state(random_state)
-        idx = np.sort(rng.choice(n, MEDIAN_MAX_POINTS, replace=False))
+    idx = median_rows(X.shape[0], random_state)
+    if idx is not None:
         X = xp.take(X, xp.asarray(idx, device=device(X)), axis=0)
     Y, e = rescaled(to_numpy(X).astype(np.float64), centre=False)
     # Distinct rows and their counts: duplicates are at distance exactly 0.
@@ -140,6 +147,28 @@ def resolve_bandwidth(X, bandwidth, *, random_state=None) -> float:
     if med <= 0:
         med = _weighted_median(d, w)
     return _scale_back(med, e, bandwidth)
+
+
+def half_total_variance(X, e: int, xp):
+    """``sum_j Var(X[:, j]) / 2`` of X scaled by ``2**-e`` (``e`` from :func:`scale_exponent`
+    of ``max |X|``), so nothing overflows; lazy for a lazy X (a dask array)."""
+    Y = times_power_of_two(xp.astype(X, xp.float64), -e)
+    Yc = Y - xp.mean(Y, axis=0)
+    return xp.sum(xp.mean(Yc * Yc, axis=0)) / 2.0
+
+
+def scale_sigma(v: float, e: int) -> float:
+    """The ``"scale"`` bandwidth from :func:`half_total_variance` ``v`` of X scaled by ``2**-e``."""
+    return _scale_back(math.sqrt(v), e, "scale") if v > 0 else 1.0
+
+
+def median_rows(n: int, random_state=None):
+    """The seeded rows the ``"median"`` bandwidth is taken on: None (all) up to
+    :data:`MEDIAN_MAX_POINTS` rows, else a sorted uniform subsample of that many."""
+    if n <= MEDIAN_MAX_POINTS:
+        return None
+    rng = check_random_state(random_state)
+    return np.sort(rng.choice(n, MEDIAN_MAX_POINTS, replace=False))
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:

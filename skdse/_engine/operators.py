@@ -1,35 +1,65 @@
-"""Diffusion operators that the Lanczos solver multiplies with.
+"""Diffusion operators that the solvers multiply with, and what an operator is.
 
-Each operator is the symmetric ``A = D^-1/2 G D^-1/2`` of some affinity G
-and offers ``matmat(V) -> A @ V`` for a block of vectors, the degrees
-``d = G 1`` (``sqrt(d)/||sqrt(d)||`` is A's top eigenvector, eigenvalue 1)
-and the kernel diagnostics.
+Each operator is the symmetric ``A = D^-1/2 G D^-1/2`` of some affinity G and
+satisfies :class:`Operator`: ``matmat(V) -> A @ V`` for a block of vectors,
+``toarray()``, the degrees ``d = G 1`` (``sqrt(d)/||sqrt(d)||`` is A's top
+eigenvector, eigenvalue 1) and the kernel diagnostics.
 
-- :class:`DenseOperator`: the N x N array, built once (8 N^2 bytes).
+- :class:`DenseOperator`: the N x N array (built by :func:`dense_operator`).
 - :class:`MatrixFreeOperator`: recomputes Gaussian kernel blocks from X for
-  every product; memory O(N * block) instead of O(N^2).
-- :class:`KnnOperator`: a sparse adaptive-bandwidth kernel on the k-nearest-
-  neighbour graph (``affinity="knn"``), a different, documented estimand.
+  every product (:func:`block_row_products`, shared with the cluster's
+  operator); memory O(N * block) instead of O(N^2).
+- :class:`skdse._engine.knn.KnnOperator`: the sparse adaptive kNN affinity.
+- :class:`skdse._engine.dask.DaskOperator` and
+  :class:`skdse._engine.dask.DaskMatrixFreeOperator`: the same on a cluster.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-import scipy.sparse as sp
 from array_api_compat import device
 from threadpoolctl import OpenBLASController, threadpool_limits
 
-from .backend import is_numpy, namespace, to_numpy
-from .kernels import KernelDiagnostics, diffusion_operator, kernel_coordinates, scale_exponent
+from .backend import is_numpy, namespace
+from .kernels import KernelDiagnostics, diffusion_operator, kernel_block, kernel_coordinates
 from .resources import usable_cpu_count
 
-#: Default number of neighbours of the kNN operator.
-N_NEIGHBORS = 15
+
+@runtime_checkable
+class Operator(Protocol):
+    """What the solvers need from a diffusion operator ``A = D^-1/2 G D^-1/2``.
+
+    Every operator of the engine satisfies it, in memory or on a cluster
+    (``isinstance(op, Operator)`` checks the names; ``tests/test_operators.py``
+    checks the behaviour of each).
+
+    Attributes
+    ----------
+    n : int
+        Rows (points) of the operator.
+    xp : namespace
+        The array namespace ``matmat`` takes and returns.
+    degrees : array of shape (n,)
+        ``G 1`` in float64; ``sqrt(degrees)`` spans A's top eigenvector.
+    diagnostics : KernelDiagnostics
+        The affinities summarised, for the entry points' warnings.
+    """
+
+    n: int
+    xp: Any
+    degrees: Any
+    diagnostics: KernelDiagnostics
+
+    def matmat(self, V):
+        """``A @ V`` in float64 for a block V of shape (n, m)."""
+
+    def toarray(self):
+        """A as an (n, n) array of ``xp`` (on the client, for a cluster's operator)."""
+
 
 _PINNED = {"depth": 0, "limiter": None}
 _PIN_LOCK = threading.Lock()
@@ -65,17 +95,26 @@ def one_blas_thread():
 
 
 class DenseOperator:
-    """The dense symmetric diffusion operator of X at bandwidth sigma, on X's device.
+    """A diffusion operator held as an N x N array ``A`` with the degrees it came from.
 
-    ``dtype`` float32 halves the memory and the time of each product; the
-    Lanczos solver accumulates in float64 either way.
+    Built from X by :func:`dense_operator`, or from a matrix computed
+    elsewhere (a cluster's blocks gathered). A float32 ``A`` halves the
+    memory and the time of each product; products come back in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.operators import dense_operator
+    >>> op = dense_operator(np.array([[0.0], [1.0], [3.0]]), 1.0)
+    >>> op.n, op.matmat(np.ones((3, 1))).shape
+    (3, (3, 1))
     """
 
-    def __init__(self, X, sigma: float, dtype=None):
-        self.xp = namespace(X)
-        self.A, self.degrees = diffusion_operator(X, sigma, dtype)
-        self.n = X.shape[0]
-        self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
+    def __init__(self, A, degrees):
+        self.xp = namespace(A)
+        self.A, self.degrees = A, degrees
+        self.n = A.shape[0]
+        self.diagnostics = KernelDiagnostics.from_degrees(degrees)
 
     def matmat(self, V):
         xp = self.xp
@@ -83,6 +122,42 @@ class DenseOperator:
 
     def toarray(self):
         return self.A
+
+
+def dense_operator(X, sigma: float, dtype=None) -> DenseOperator:
+    """The :class:`DenseOperator` of X's Gaussian affinity at ``sigma``, on X's device."""
+    return DenseOperator(*diffusion_operator(X, sigma, dtype))
+
+
+def block_row_products(
+    Li, Rj, SVi, SVj, shared_from: int, method, gamma, dtype, tile_cols, xp=None
+):
+    """The products of one block of rows of a symmetric Gaussian kernel, in column tiles.
+
+    The kernel block ``G = kernel_block(Li, Rj)`` (rows Li, columns Rj of
+    :class:`~skdse._engine.kernels.KernelCoordinates`) is formed ``tile_cols``
+    columns at a time in ``dtype`` and used twice: ``left = G @ SVj`` for the
+    block's rows and ``right = G[:, shared_from:].T @ SVi`` for its columns
+    from ``shared_from`` on (those past the diagonal block, whose transposed
+    block is never formed). Both sums are float64. The one matrix-free
+    kernel product, for the in-memory operator (its row blocks) and the
+    cluster's (its pairs of row chunks) alike.
+    """
+    xp = namespace(Li) if xp is None else xp
+    dev = device(SVj)
+    left = xp.zeros((Li.shape[0], SVj.shape[1]), dtype=xp.float64, device=dev)
+    right = xp.zeros((Rj.shape[0] - shared_from, SVi.shape[1]), dtype=xp.float64, device=dev)
+    for c0 in range(0, Rj.shape[0], tile_cols):
+        c1 = min(c0 + tile_cols, Rj.shape[0])
+        G = kernel_block(Li, Rj[c0:c1, ...], method, gamma, dtype, xp)
+        left = left + xp.astype(G @ SVj[c0:c1, :], xp.float64)
+        lo = max(c0, shared_from)  # columns past the diagonal block: use G twice
+        if lo < c1:
+            r = xp.astype(G[:, lo - c0 :].T @ SVi, xp.float64)
+            right[lo - shared_from : c1 - shared_from, :] = (
+                right[lo - shared_from : c1 - shared_from, :] + r
+            )
+    return left, right
 
 
 class MatrixFreeOperator:
@@ -144,19 +219,23 @@ class MatrixFreeOperator:
 
         def work(my_starts):
             acc = xp.zeros((self.n, V.shape[1]), dtype=xp.float64, device=device(V))
+            c = self._coords
             for start in my_starts:
                 stop = min(start + self.block_rows, self.n)
-                rows = xp.zeros((stop - start, V.shape[1]), dtype=xp.float64, device=device(V))
-                # Column tiles keep each kernel tile in cache between its uses.
-                for c0 in range(start, self.n, self.tile_cols):
-                    c1 = min(c0 + self.tile_cols, self.n)
-                    G = self._coords.block(start, stop, c0, c1, self.dtype)
-                    rows = rows + xp.astype(G @ SV[c0:c1, :], xp.float64)
-                    lo = max(c0, stop)  # columns past the diagonal block: use G twice
-                    if lo < c1:
-                        right = G[:, lo - c0 :].T @ SV[start:stop, :]
-                        acc[lo:c1, :] = acc[lo:c1, :] + xp.astype(right, xp.float64)
-                acc[start:stop, :] = acc[start:stop, :] + rows
+                left, right = block_row_products(
+                    c.L[start:stop, ...],
+                    c.R[start:, ...],
+                    SV[start:stop, :],
+                    SV[start:, :],
+                    stop - start,
+                    c.method,
+                    c.gamma,
+                    self.dtype,
+                    self.tile_cols,
+                    xp,
+                )
+                acc[start:stop, :] = acc[start:stop, :] + left
+                acc[stop:, :] = acc[stop:, :] + right
             return acc
 
         if not is_numpy(xp):
@@ -183,193 +262,3 @@ class MatrixFreeOperator:
     def toarray(self):
         xp = self.xp
         return self._kernel_matmat(xp.eye(self.n, dtype=xp.float64, device=device(self._scale)))
-
-
-#: Relative margin within which two neighbour distances may be a tie that the
-#: neighbour search's rounding split: such candidates are all re-measured.
-TIE_RTOL = 1e-6
-#: Searches with at most this many (query, row, feature) differences measure every pair.
-SMALL_SEARCH = 2**20
-
-
-def row_keys(X: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each row's values: equal rows, equal keys, whatever their position.
-
-    Orders neighbours tied at the same distance by value (then by index,
-    which then only separates duplicated rows), so that a row permutation
-    gives the same graph up to relabelling.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skdse._engine.operators import row_keys
-    >>> k = row_keys(np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 2.0], [-0.0, 0.0], [0.0, 0.0]]))
-    >>> bool(k[0] == k[2]), bool(k[0] == k[1]), bool(k[3] == k[4])
-    (True, False, True)
-    """
-    values = np.asarray(X, dtype=np.float64) + 0.0  # -0.0 -> 0.0
-    bits = np.ascontiguousarray(values).view(np.uint64)
-    h = np.full(bits.shape[0], 0xCBF29CE484222325, dtype=np.uint64)
-    for c in range(bits.shape[1]):  # FNV-1a over the 64-bit words, then a splitmix64 finish
-        h = (h ^ bits[:, c]) * np.uint64(0x100000001B3)
-    h = (h ^ (h >> np.uint64(33))) * np.uint64(0xFF51AFD7ED558CCD)
-    return h ^ (h >> np.uint64(33))
-
-
-def nearest_rows(
-    Xq: np.ndarray, Xr: np.ndarray, k: int, offset: int = 0, exponent: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``k`` rows of ``Xr`` nearest each row of ``Xq``, ties broken by value.
-
-    scikit-learn's search proposes candidates; every candidate that may tie
-    with the k-th (within :data:`TIE_RTOL`) is kept, all are re-measured
-    from their differences (so the same pair always gets the same distance,
-    and a row's distance to itself is exactly 0) and ordered by (distance,
-    :func:`row_keys`, index). The search runs on the rows scaled by
-    ``2**-exponent`` (default: from the largest value of either, so nothing
-    over- or underflows); distances are scaled back exactly (inf only past
-    the largest float). Returns distances, indices plus ``offset`` and the
-    neighbours' keys, each of shape (n_queries, k).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skdse._engine.operators import nearest_rows
-    >>> X = np.array([[0.0], [-1.0], [1.0], [5.0]])
-    >>> dist, idx, _ = nearest_rows(X[:1], X, 2)  # -1 and 1 tie at distance 1
-    >>> dist.tolist(), X[idx[0], 0].tolist()
-    ([[0.0, 1.0]], [0.0, 1.0])
-    >>> P = X[[0, 2, 1, 3]]  # the rows in another order: the same neighbour, by value
-    >>> P[nearest_rows(P[:1], P, 2)[1][0], 0].tolist()
-    [0.0, 1.0]
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    nq, nr = Xq.shape[0], Xr.shape[0]
-    k = min(k, nr)
-    keys = row_keys(Xr)
-    if exponent is None:
-        exponent = scale_exponent(max(float(np.max(np.abs(a))) for a in (Xq, Xr)))
-    Xq, Xr = (np.asarray(a, dtype=np.float64) * math.ldexp(1.0, -exponent) for a in (Xq, Xr))
-    if nq * nr * Xr.shape[1] <= SMALL_SEARCH:  # every pair, measured directly
-        dist, idx = _closest(Xq, Xr, np.broadcast_to(np.arange(nr), (nq, nr)), keys, k)
-    else:
-        centre = Xr.mean(axis=0)
-        R, Q = Xr - centre, Xq - centre
-        slack = 1e-7 * float(np.sqrt(np.max(np.einsum("ij,ij->i", R, R))))
-        search = NearestNeighbors().fit(R)
-        dist = np.empty((nq, k))
-        idx = np.empty((nq, k), dtype=np.intp)
-        todo, m = np.arange(nq), min(k + 2, nr)
-        while todo.size:  # more candidates for the rows whose last ones may still tie
-            d, j = search.kneighbors(Q[todo], n_neighbors=m)
-            done = (d[:, -1] > d[:, k - 1] * (1 + TIE_RTOL) + slack) | (m == nr)
-            rows = todo[done]
-            dist[rows], idx[rows] = _closest(Xq[rows], Xr, j[done], keys, k)
-            todo, m = todo[~done], min(2 * m, nr)
-    with np.errstate(over="ignore"):
-        dist = np.ldexp(dist, exponent)
-    return dist, idx + offset, keys[idx]
-
-
-def _closest(Xq, Xr, cand, keys, k):
-    """Of the candidate rows ``cand`` of each query, the ``k`` first by (distance, key, index)."""
-    exact = np.empty(cand.shape)
-    step = max(1, 2**22 // max(cand.shape[1] * Xr.shape[1], 1))
-    for a in range(0, cand.shape[0], step):
-        diff = Xq[a : a + step, None, :] - Xr[cand[a : a + step]]
-        exact[a : a + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-    order = np.lexsort((cand, keys[cand], exact), axis=1)[:, :k]
-    return np.take_along_axis(exact, order, 1), np.take_along_axis(cand, order, 1)
-
-
-def knn_search(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:
-    """Distances and indices of each point's ``n_neighbors + 1`` nearest points (itself first).
-
-    Ties at equal distance are broken by the rows' values (:func:`nearest_rows`),
-    so the graph does not depend on the order of the rows; a duplicate of a
-    point may stand first in its place, at distance 0.
-    """
-    k = min(n_neighbors, X.shape[0] - 1)
-    dist, idx, _ = nearest_rows(X, X, k + 1)
-    return dist, idx
-
-
-def knn_graph(dist: np.ndarray, idx: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
-    """The adaptive affinity of :func:`knn_affinity` from a neighbour search.
-
-    ``dist`` and ``idx`` of shape (n_samples, k + 1) hold each point's
-    nearest points, the point itself (or a duplicate at distance 0) first,
-    however they were found (one machine or a cluster's blocks).
-    """
-    n, k = dist.shape[0], dist.shape[1] - 1
-    if not np.isfinite(dist).all():
-        raise ValueError(
-            "Neighbour distances of X overflow float64 (X spans a range close to the "
-            "largest float); rescale X (the kNN affinity does not change)."
-        )
-    sigmas = dist[:, k].copy()
-    positive = sigmas[sigmas > 0]
-    floor = positive.min() if positive.size else 1.0
-    sigmas[sigmas <= 0] = floor  # a point with k duplicates: smallest positive scale
-    # The affinity of each (point, neighbour) pair is symmetric in the pair
-    # (both distances are the same arithmetic on the same rows); the union
-    # with the transpose keeps every pair where either point is among the
-    # other's neighbours.
-    rows = np.repeat(np.arange(n), k + 1)
-    cols, d = idx.ravel(), dist.ravel()
-    w = np.exp(-0.5 * (d / sigmas[rows]) * (d / sigmas[cols]))  # no under- or overflow
-    W = sp.csr_matrix((w, (rows, cols)), shape=(n, n))
-    G = W.maximum(W.T).tocsr()
-    G.setdiag(1.0)
-    return G, sigmas
-
-
-def knn_affinity(X: np.ndarray, n_neighbors: int = N_NEIGHBORS) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Sparse adaptive Gaussian affinity on the symmetrised kNN graph.
-
-    ``sigma_i`` is the distance from ``x_i`` to its ``n_neighbors``-th
-    neighbour; ``G_ij = exp(-||x_i - x_j||^2 / (2 sigma_i sigma_j))`` for
-    every pair where either point is among the other's neighbours, 0
-    elsewhere, and ``G_ii = 1``. Symmetric by construction.
-
-    Returns
-    -------
-    G : csr_matrix of shape (n_samples, n_samples)
-    sigmas : ndarray of shape (n_samples,)
-    """
-    return knn_graph(*knn_search(X, n_neighbors))
-
-
-class KnnOperator:
-    """Sparse diffusion operator of the adaptive kNN affinity (:func:`knn_affinity`).
-
-    Built and applied on the host (scikit-learn's neighbour search and
-    scipy.sparse); device input is copied to the host.
-    """
-
-    def __init__(self, X, n_neighbors: int = N_NEIGHBORS):
-        X = to_numpy(X).astype(np.float64, copy=False)
-        self._set_graph(*knn_affinity(X, n_neighbors))
-
-    @classmethod
-    def from_neighbors(cls, dist: np.ndarray, idx: np.ndarray) -> KnnOperator:
-        """The operator of a neighbour search done elsewhere (see :func:`knn_graph`)."""
-        op = cls.__new__(cls)
-        op._set_graph(*knn_graph(dist, idx))
-        return op
-
-    def _set_graph(self, G: sp.csr_matrix, sigmas: np.ndarray) -> None:
-        self.xp = namespace(np.empty(0))
-        self.sigmas = sigmas
-        self.degrees = np.asarray(G.sum(axis=1)).ravel()
-        s = 1.0 / np.sqrt(self.degrees)
-        self.A = sp.csr_matrix(G.multiply(s[:, None]).multiply(s[None, :]))
-        self.n = G.shape[0]
-        self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
-
-    def matmat(self, V: np.ndarray) -> np.ndarray:
-        return self.A @ V
-
-    def toarray(self) -> np.ndarray:
-        return self.A.toarray()

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import joblib
+import numpy as np
 
 #: Directory under which ``proc/`` and ``sys/fs/cgroup/`` are read (tests fake it).
 ROOT = "/"
@@ -237,3 +238,51 @@ def threads_per_task(n_jobs: int | None, n_tasks: int) -> int:
     """
     workers = max(1, min(joblib.effective_n_jobs(n_jobs), n_tasks))
     return max(1, cpu_budget(n_jobs) // workers)
+
+
+class InsufficientMemoryError(MemoryError):
+    """Raised before allocating an operator that cannot fit in memory.
+
+    Examples
+    --------
+    >>> from skdse import InsufficientMemoryError
+    >>> issubclass(InsufficientMemoryError, MemoryError)
+    True
+    """
+
+
+def check_memory(need: int, what: str, advice: str, available=None) -> None:
+    """Refuse, before allocating, ``need`` bytes that the machine does not have.
+
+    ``available`` is the free device memory for GPU arrays (None: host memory).
+    """
+    where = "memory" if available is None else "device memory"
+    have = available if available is not None else available_memory_bytes()
+    if have is not None and need > have:
+        raise InsufficientMemoryError(
+            f"{what} needs about {need / 2**30:.1f} GiB, but only {have / 2**30:.1f} GiB "
+            f"of {where} is available. {advice}"
+        )
+
+
+def check_dense_fits(n: int, *, itemsize: int = 8, n_arrays: float = 1.1, available=None) -> None:
+    """Refuse, before allocating, an ``n x n`` operator that cannot fit in memory.
+
+    ``n_arrays`` counts the N x N arrays alive at the peak (the operator plus
+    the eigensolver's workspace). ``available`` is the free device memory
+    for GPU arrays (None: ask the operating system).
+    """
+    where = "memory" if available is None else "device memory"
+    have = available if available is not None else available_memory_bytes()
+    if have is None:
+        return
+    need = int(n_arrays * itemsize * n * n)
+    if need > have:
+        fits = max(2, int(0.8 * np.sqrt(have / (itemsize * n_arrays))))
+        extra = " or dtype='float32'" if itemsize == 8 else ""
+        raise InsufficientMemoryError(
+            f"The exact solver's dense {n} x {n} operator needs about {need / 2**30:.1f} GiB, "
+            f"but only {have / 2**30:.1f} GiB of {where} is available. Pass solver='slq' "
+            f"(matrix-free above this size){extra}, or a smaller max_samples (for example "
+            f"max_samples={fits}) to use a uniform subsample."
+        )

@@ -1,0 +1,135 @@
+"""Checks of the data arrays themselves (X, and y's conversions), on any array library.
+
+Dense, real, finite, 2-D, at least 2 rows: scikit-learn's ``check_array`` for
+NumPy-convertible input, the same checks in place for array-API arrays on a
+device. A dask X is checked on its cluster instead
+(:meth:`skdse._engine.dask.ClusterPlacement.validate`).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+from sklearn.utils import check_array
+
+from .backend import is_numpy, namespace
+
+
+def check_local_X(X, input_name: str = "X"):
+    """A finite, real, 2-D float64 array with at least 2 samples, where it lives.
+
+    NumPy-convertible input (lists, pandas) goes through scikit-learn's
+    ``check_array``; array-API arrays (CuPy, PyTorch, ...) keep their
+    namespace and device and get the same checks. Sparse input is refused
+    with a :class:`TypeError` that says to densify it.
+
+    X is float64 whatever the ``dtype`` parameter of the measures: that is
+    the precision of the stored operator only. The kernel takes its
+    exponents in float64 anyway (:func:`skdse._engine.kernels.kernel_coordinates`);
+    a float32 copy of X would round the data itself and turn values beyond
+    float32's range (below 1e-38, above 3e38) into 0 or inf.
+
+    Examples
+    --------
+    >>> from skdse._engine.inputs import check_local_X
+    >>> check_local_X([[0, 1], [2, 3]]).dtype
+    dtype('float64')
+    """
+    xp = namespace(X)
+    if is_numpy(xp):
+        with names_unreal_data(X, input_name):
+            return check_array(
+                X,
+                accept_sparse=False,
+                dtype=np.float64,
+                ensure_2d=True,
+                ensure_min_samples=2,
+                ensure_min_features=1,
+                ensure_all_finite=True,
+                input_name=input_name,
+            )
+    return _check_device_array(X, xp, input_name)
+
+
+@contextmanager
+def names_unreal_data(X, input_name: str):
+    """Re-raise NumPy's bare conversion errors (strings, complex) with ``input_name`` in them.
+
+    Only the failure path looks at the data again, so valid input costs nothing.
+    Inside, floating-point overflow is not warned about: scikit-learn's
+    finiteness check first sums the data, which overflows (``inf - inf``) for
+    finite values near the float64 limit, and then checks element-wise, which
+    decides.
+    """
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
+    except (TypeError, ValueError) as exc:
+        if input_name in str(exc):
+            raise
+        try:
+            kind = np.asarray(X).dtype.kind
+        except (TypeError, ValueError):
+            kind = "O"
+        if kind == "c":
+            raise ValueError(f"Complex data not supported for {input_name}.") from exc
+        if kind not in "OUS":
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise type(exc)(
+            f"{input_name} must hold real numbers (no strings or other objects); "
+            f"converting it failed: {reason}"
+        ) from exc
+
+
+def check_not_masked(a, input_name: str):
+    """Refuse a ``numpy.ma.MaskedArray`` with masked entries; unwrap one without.
+
+    NumPy's conversions read a masked array's data, masked values included,
+    so they would enter the result silently.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._validation import check_not_masked
+    >>> check_not_masked(np.ma.masked_array([1.0, 2.0]), "X")
+    array([1., 2.])
+    """
+    if not isinstance(a, np.ma.MaskedArray):
+        return a
+    n_masked = int(np.ma.count_masked(a))
+    if n_masked:
+        raise ValueError(
+            f"{input_name} is a numpy masked array with {n_masked} masked entries; skdse "
+            f"does not use masked values. Fill them ({input_name}.filled(value)) or drop the "
+            "samples that hold them (from X and y alike) first."
+        )
+    return np.ma.getdata(a)
+
+
+def _check_device_array(X, xp, input_name: str):
+    """check_array's checks for an array that is not NumPy's, without moving it."""
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead for {input_name} "
+            f"(shape {tuple(X.shape)}). Reshape your data."
+        )
+    n, d = X.shape
+    if n < 2:
+        raise ValueError(
+            f"Found array with {n} sample(s) (shape={tuple(X.shape)}) while a minimum of 2 "
+            f"is required for {input_name}."
+        )
+    if d < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) for {input_name}."
+        )
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported for {input_name}.")
+    if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
+    X = xp.astype(X, xp.float64)
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"Input {input_name} contains NaN or infinity.")
+    return X

@@ -1,0 +1,199 @@
+"""The spectrum of a diffusion operator: which solver, which operator, in what memory.
+
+:func:`solve` is the one place that decides, for NumPy, CuPy, PyTorch and
+Dask alike (their differences are their :class:`~skdse._engine.placement.Placement`'s):
+
+- the solver: exact eigenvalues up to :data:`AUTO_EXACT_MAX` points (and
+  wherever slq's vectors would span the space), stochastic Lanczos
+  quadrature above (:func:`resolve_solver`);
+- slq's operator: the kNN graph for ``affinity="knn"``; for the Gaussian
+  affinity the stored float32 operator while it takes under half the memory
+  it lives in, else kernel blocks recomputed per product (:func:`wants_dense`);
+- memory: refused up front (:class:`~skdse._engine.resources.InsufficientMemoryError`)
+  when the operator or slq's Lanczos vectors cannot fit, with what to do instead.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from .kernels import KernelDiagnostics
+from .operators import Operator
+from .placement import placement_of
+from .resources import check_dense_fits, check_memory, cpu_budget
+from .slq import QuadratureSpectrum, slq_spectrum
+from .spectrum import ExactSpectrum, exact_eigenvalues
+
+#: Largest N the "auto" solver computes exactly. Measured on a 2-core machine
+#: (benchmarks/bench_slq_accuracy.py --crossover): exact / slq time was 0.77 at
+#: N = 2000 and 1.53 at N = 3000, so slq (at its default accuracy) wins above ~2500.
+AUTO_EXACT_MAX = 2500
+
+
+class SolverSettings(Protocol):
+    """The settings :func:`solve` reads (``skdse._validation.EntropyParams`` has them)."""
+
+    affinity: str
+    solver: str
+    operator: str
+    n_neighbors: int
+    n_lanczos_steps: int
+    n_probes: int
+    n_deflate: int
+    dtype: str
+    verbose: int
+    n_jobs: int | None
+
+
+def slq_spans_space(n: int, settings: SolverSettings) -> bool:
+    """Whether slq's vectors on ``n`` points are as many as the space has dimensions.
+
+    slq runs ``n_deflate + n_probes`` Lanczos recurrences besides the known
+    top eigenvector. Once ``1 + n_deflate + n_probes >= n``, the same work
+    could span the whole space, so an eigendecomposition is exact and no
+    dearer, while slq itself still carries its probes' random error: with
+    the defaults it was off by up to 0.36 bits on 2 points, 0.10 on 3, 0.03
+    on 8-16 (measured, Gaussian data, 12 draws each).
+    """
+    return n <= 1 + settings.n_deflate + settings.n_probes
+
+
+def resolve_solver(n: int, settings: SolverSettings) -> str:
+    """``"exact"`` or ``"slq"`` for an operator of size ``n``: the solver that runs.
+
+    ``solver="slq"`` (and ``"auto"``) computes exactly where slq's vectors would
+    span the space anyway (:func:`slq_spans_space`), such as small DSMI classes.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from skdse._engine.solve import resolve_solver
+    >>> s = SimpleNamespace(solver="auto", n_deflate=64, n_probes=32)
+    >>> resolve_solver(1000, s), resolve_solver(5000, s)
+    ('exact', 'slq')
+    """
+    if settings.solver == "exact" or slq_spans_space(n, settings):
+        return "exact"
+    if settings.solver == "slq":
+        return "slq"
+    return "exact" if n <= AUTO_EXACT_MAX else "slq"
+
+
+def krylov_bytes(n: int, settings: SolverSettings) -> int:
+    """Memory of slq's Lanczos vectors (kept for reorthogonalisation) on ``n`` points.
+
+    Counts the recurrences and steps that run: ``slq_spectrum`` deflates at
+    most ``n - 2`` directions and ``lanczos_quadrature`` takes at most
+    ``n - 1`` steps, whatever larger values were asked for.
+    """
+    n_deflate = max(0, min(settings.n_deflate, n - 2))
+    n_steps = max(1, min(settings.n_lanczos_steps, n - 1))
+    return 8 * n * (settings.n_probes + n_deflate) * n_steps
+
+
+def check_krylov_fits(n: int, settings: SolverSettings, available=None) -> None:
+    check_memory(
+        krylov_bytes(n, settings),
+        f"SLQ on {n} points",
+        "Lower n_lanczos_steps, n_probes or n_deflate, or pass a smaller max_samples.",
+        available=available,
+    )
+
+
+def dense_slq_bytes(n: int) -> int:
+    """Memory of slq's dense float32 operator on ``n`` points, with its construction's peak."""
+    return int(4.4 * n * n)
+
+
+def wants_dense(settings: SolverSettings, need: int, have: int | None) -> bool:
+    """Whether slq multiplies with a stored operator of ``need`` bytes, given ``have``.
+
+    ``operator="auto"`` stores it while it takes under half the memory it
+    lives in (this machine, the GPU, or a Dask cluster's workers).
+    """
+    return settings.operator == "dense" or (
+        settings.operator == "auto" and (have is None or need < 0.5 * have)
+    )
+
+
+def _slq_operator(place, X, sigma, settings: SolverSettings) -> Operator:
+    """The operator slq multiplies with, memory checked before it is built."""
+    n = X.shape[0]
+    krylov = krylov_bytes(n, settings)
+    if settings.affinity == "knn":
+        check_krylov_fits(n, settings)  # the graph and its vectors live on the host
+        return place.knn_operator(X, settings.n_neighbors)
+    client = place.client_memory(X)
+    if not place.operator_on_client:  # the vectors on the client, the operator elsewhere
+        check_krylov_fits(n, settings, available=client)
+    dense = dense_slq_bytes(n) + (krylov if place.operator_on_client else 0)
+    if wants_dense(settings, dense, place.operator_memory(X)):
+        if place.operator_on_client:
+            check_memory(
+                dense,
+                f"SLQ on a dense {n} x {n} operator",
+                "Pass operator='matrix_free' (kernel recomputed per product) or a smaller "
+                "max_samples.",
+                available=client,
+            )
+        return place.dense_operator(X, sigma)
+    if place.operator_on_client:
+        check_krylov_fits(n, settings, available=client)
+    return place.matrix_free_operator(X, sigma, cpu_budget(settings.n_jobs))
+
+
+def solve(
+    X, sigma: float | None, settings: SolverSettings, rng: np.random.Generator | None = None
+) -> tuple[ExactSpectrum | QuadratureSpectrum, KernelDiagnostics]:
+    """Spectrum of the diffusion operator of validated ``X`` and its kernel's diagnostics.
+
+    ``settings.affinity`` chooses the kernel: ``sigma`` is the Gaussian
+    affinity's width (a float), None for the adaptive kNN kernel. Every
+    entropy (DSE, each DSMI term) comes through here. X may live on any
+    array-API backend or on a Dask cluster; the spectrum comes back on the
+    host, and the device's memory pool is released afterwards.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> from skdse._engine.solve import solve
+    >>> s = SimpleNamespace(affinity="gaussian", solver="exact", operator="auto", n_neighbors=15,
+    ...                     n_lanczos_steps=30, n_probes=32, n_deflate=64, dtype="float64",
+    ...                     verbose=0, n_jobs=None)
+    >>> spectrum, diagnostics = solve(np.random.default_rng(0).normal(size=(50, 3)), 1.0, s)
+    >>> spectrum.eigenvalues.shape, round(float(spectrum.eigenvalues[0]), 12)
+    ((50,), 1.0)
+    """
+    place = placement_of(X)
+    n = X.shape[0]
+    if n == 1 or place.all_rows_equal(X):
+        # One distinct point: A = 11^T / n exactly, spectrum {1, 0, ..., 0}.
+        eigenvalues = np.zeros(n)
+        eigenvalues[0] = 1.0
+        return ExactSpectrum(eigenvalues), KernelDiagnostics(n, 1.0, n - 1.0, all_duplicates=True)
+    op = None
+    try:
+        if resolve_solver(n, settings) == "exact":
+            itemsize = np.dtype(settings.dtype).itemsize
+            check_dense_fits(n, itemsize=itemsize, available=place.client_memory(X))
+            if settings.affinity == "knn":
+                op = place.knn_operator(X, settings.n_neighbors)
+            else:
+                op = place.exact_operator(X, sigma, settings.dtype)
+            return ExactSpectrum(exact_eigenvalues(op.toarray())), op.diagnostics
+        op = _slq_operator(place, X, sigma, settings)
+        spectrum = slq_spectrum(
+            op,
+            n_steps=settings.n_lanczos_steps,
+            n_probes=settings.n_probes,
+            n_deflate=settings.n_deflate,
+            rng=rng if rng is not None else np.random.default_rng(),
+            verbose=settings.verbose,
+        )
+        return spectrum, op.diagnostics
+    finally:
+        op = None
+        place.release(X)
