@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 
 import skdse
-import skdse._entropy as engine
+import skdse._engine.solve as engine
 from skdse import (
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,

@@ -34,7 +34,7 @@ def row_keys(X: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._engine.operators import row_keys
+    >>> from skdse._engine.knn import row_keys
     >>> k = row_keys(np.array([[1.0, 2.0], [2.0, 1.0], [1.0, 2.0], [-0.0, 0.0], [0.0, 0.0]]))
     >>> bool(k[0] == k[2]), bool(k[0] == k[1]), bool(k[3] == k[4])
     (True, False, True)
@@ -66,7 +66,7 @@ def nearest_rows(
     Examples
     --------
     >>> import numpy as np
-    >>> from skdse._engine.operators import nearest_rows
+    >>> from skdse._engine.knn import nearest_rows
     >>> X = np.array([[0.0], [-1.0], [1.0], [5.0]])
     >>> dist, idx, _ = nearest_rows(X[:1], X, 2)  # -1 and 1 tie at distance 1
     >>> dist.tolist(), X[idx[0], 0].tolist()
