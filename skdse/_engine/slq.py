@@ -105,7 +105,12 @@ class QuadratureSpectrum:
         return np.clip(renyi_entropy_nats(lw, order, mass), 0.0, np.log(self.n))
 
     def entropy(self, t, base: float, order: float = 1.0):
-        """DSE estimate at diffusion time(s) ``t``, of Rényi order ``order`` (1: Shannon)."""
+        """DSE estimate at diffusion time(s) ``t``, of Rényi order ``order`` (1: Shannon).
+
+        For ``t * order < 1`` the rule integrates ``|x|^(t order)``, which is
+        not smooth at 0, and the estimate is biased beyond its error bar
+        (measured: 0.1-0.2 bits at N = 2000, t = 1, order 0.5).
+        """
         order = check_order(order)
         if np.ndim(t):
             return np.array([self.entropy(float(ti), base, order) for ti in np.ravel(t)]).reshape(

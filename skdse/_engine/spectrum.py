@@ -36,8 +36,11 @@ def _log_weights(eigenvalues: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def check_order(order) -> float:
-    """``order`` as a float, or a ValueError naming it (it must be > 0; inf allowed)."""
-    value = float(order)
+    """``order`` as a float, or an error naming it (it must be > 0; inf allowed)."""
+    try:
+        value = float(order)
+    except (TypeError, ValueError):
+        raise TypeError(f"order must be a number > 0 or inf, got {order!r}.") from None
     if not value > 0:  # also refuses NaN
         raise ValueError(f"order must be a number > 0 or inf, got {order!r}.")
     return value
@@ -92,8 +95,9 @@ def spectral_entropy(eigenvalues, t=1.0, base=2.0, order=1.0):
     non-increasing in alpha; alpha = 2 is the collision entropy. In terms of
     the spectral sums ``Z(s) = sum_i |lambda_i|^s``,
     ``H_alpha = (log Z(t alpha) - alpha log Z(t)) / (1 - alpha)``, the form
-    slq estimates. Rounding is clipped to the exact bounds ``[0, ln N]``
-    (in nats, N the number of nonzero eigenvalues) before changing base.
+    slq estimates; hence ``H_alpha(t) = H_(1/alpha)(alpha t)``. Rounding is
+    clipped to the exact bounds ``[0, ln N]`` (in nats, N the number of
+    nonzero eigenvalues) before changing base.
 
     Parameters
     ----------
