@@ -87,15 +87,15 @@ class EnsembleSpectrum:
     def n(self) -> int:
         return self.members[0].n
 
-    def _each(self, t, base):
-        return np.array([np.asarray(m.entropy(t, base), dtype=float) for m in self.members])
+    def _each(self, t, base, order):
+        return np.array([np.asarray(m.entropy(t, base, order), dtype=float) for m in self.members])
 
-    def entropy(self, t, base):
-        h = self._each(t, base).mean(axis=0)
+    def entropy(self, t, base, order=1.0):
+        h = self._each(t, base, order).mean(axis=0)
         return float(h) if np.ndim(t) == 0 else h
 
-    def entropy_std(self, t, base):
-        h = self._each(t, base).std(axis=0)
+    def entropy_std(self, t, base, order=1.0):
+        h = self._each(t, base, order).std(axis=0)
         return float(h) if np.ndim(t) == 0 else h
 
 

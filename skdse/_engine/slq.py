@@ -31,6 +31,7 @@ from array_api_compat import device
 
 from .backend import to_numpy
 from .progress import progress
+from .spectrum import check_order, renyi_entropy_nats
 
 #: Subspace iterations that find the deflated directions.
 N_POWER = 2
@@ -76,31 +77,70 @@ class QuadratureSpectrum:
         z = np.maximum(z, 1.0)  # the exact top eigenvalue alone gives Z >= 1
         return np.clip(np.log(z) - s / z, 0.0, np.log(self.n))
 
-    def entropy(self, t, base: float):
-        """DSE estimate at diffusion time(s) ``t``."""
+    def _renyi_nats(self, t: float, order: float, jackknife: bool) -> np.ndarray:
+        """Rényi entropy (nats) of order ``order != 1`` of the rule's measure.
+
+        The rule is a point measure on the spectrum: the known top
+        eigenvalue 1 with mass 1, the fixed nodes with their weights, and
+        each probe's nodes with its weights over the number of probes, so
+        ``sum mass |x|^s`` is its estimate of ``Z(s) = tr |A|^s`` for every
+        power, ``s = t`` and ``s = t * order`` alike (see
+        :func:`~skdse._engine.spectrum.spectral_entropy`). One row per
+        jackknife replicate (each probe left out in turn), or one row.
+        """
+        k, m = self.probe_nodes.shape
+        nodes = np.concatenate([[1.0], self.fixed_nodes.ravel(), self.probe_nodes.ravel()])
+        fixed = np.concatenate([[1.0], self.fixed_weights.ravel()])
+        if jackknife:  # replicate i: probe i's weights 0, the others' over k - 1
+            keep = 1.0 - np.eye(k)
+            probe_mass = (keep[:, :, None] * self.probe_weights[None]).reshape(k, k * m) / (k - 1)
+        else:
+            probe_mass = self.probe_weights.reshape(1, k * m) / max(k, 1)
+        mass = np.concatenate(
+            [np.broadcast_to(fixed, (probe_mass.shape[0], fixed.size)), probe_mass], axis=1
+        )
+        # |Ritz value| <= 1 up to rounding: 1 is the largest eigenvalue (order = inf uses it)
+        with np.errstate(divide="ignore"):
+            lw = t * np.log(np.minimum(np.abs(nodes), 1.0))
+        return np.clip(renyi_entropy_nats(lw, order, mass), 0.0, np.log(self.n))
+
+    def entropy(self, t, base: float, order: float = 1.0):
+        """DSE estimate at diffusion time(s) ``t``, of Rényi order ``order`` (1: Shannon).
+
+        For ``t * order < 1`` the rule integrates ``|x|^(t order)``, which is
+        not smooth at 0, and the estimate is biased beyond its error bar
+        (measured: 0.1-0.2 bits at N = 2000, t = 1, order 0.5).
+        """
+        order = check_order(order)
         if np.ndim(t):
-            return np.array([self.entropy(float(ti), base) for ti in np.ravel(t)]).reshape(
+            return np.array([self.entropy(float(ti), base, order) for ti in np.ravel(t)]).reshape(
                 np.shape(t)
             )
+        if order != 1.0:
+            return float(self._renyi_nats(t, order, jackknife=False)[0] / np.log(base))
         z0, s0, zp, sp = self._sums(t)
         if zp.size == 0:
             return float(self._entropy_nats(np.array(z0), np.array(s0)) / np.log(base))
         h = self._entropy_nats(np.array(z0 + zp.mean()), np.array(s0 + sp.mean()))
         return float(h / np.log(base))
 
-    def entropy_std(self, t, base: float):
+    def entropy_std(self, t, base: float, order: float = 1.0):
         """Jackknife standard error of :meth:`entropy` over the probes."""
+        order = check_order(order)
         if np.ndim(t):
-            return np.array([self.entropy_std(float(ti), base) for ti in np.ravel(t)]).reshape(
-                np.shape(t)
-            )
-        z0, s0, zp, sp = self._sums(t)
-        k = zp.size
+            return np.array(
+                [self.entropy_std(float(ti), base, order) for ti in np.ravel(t)]
+            ).reshape(np.shape(t))
+        k = self.probe_nodes.shape[0]
         if k < 2:
             return 0.0
-        zl = z0 + (zp.sum() - zp) / (k - 1)
-        sl = s0 + (sp.sum() - sp) / (k - 1)
-        h = self._entropy_nats(zl, sl)
+        if order != 1.0:
+            h = self._renyi_nats(t, order, jackknife=True)
+        else:
+            z0, s0, zp, sp = self._sums(t)
+            zl = z0 + (zp.sum() - zp) / (k - 1)
+            sl = s0 + (sp.sum() - sp) / (k - 1)
+            h = self._entropy_nats(zl, sl)
         return float(np.sqrt((k - 1) / k * np.sum((h - h.mean()) ** 2)) / abs(np.log(base)))
 
 
