@@ -18,9 +18,13 @@ the DSE/DSMI API at ``skdse``, with the same inputs, subsampling and
   built from each, with the same partition of the reference and the same
   matched-subset estimator as DSMI;
 - :class:`BaselineEntropy` and :class:`BaselineMI`: scikit-learn estimators
-  over all of them (``measure="classic" | "matrix_entry" | "adjacency"``).
+  over all of them (``measure="classic" | "matrix_entry" | "adjacency"``);
+- :func:`effective_rank` (RankMe) and :func:`vendi_score` (of the Gaussian
+  kernel, any Rényi order), with their estimators :class:`EffectiveRank`
+  and :class:`VendiScore`: the measures users compare with.
 
-They run on the host (NumPy).
+They run on the host (NumPy); :func:`effective_rank` and :func:`vendi_score`
+compute where X lives.
 
 Examples
 --------
@@ -43,14 +47,19 @@ from ._baselines import (
     diffusion_matrix_entry_entropy,
     matrix_entry_mutual_information,
 )
+from ._rank_measures import EffectiveRank, VendiScore, effective_rank, vendi_score
 
 __all__ = [
     "BaselineEntropy",
     "BaselineMI",
+    "EffectiveRank",
+    "VendiScore",
     "adjacency_spectral_entropy",
     "adjacency_spectral_mutual_information",
     "classic_mutual_information",
     "classic_shannon_entropy",
     "diffusion_matrix_entry_entropy",
+    "effective_rank",
     "matrix_entry_mutual_information",
+    "vendi_score",
 ]

@@ -5,7 +5,7 @@ import warnings
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdse import DiffusionSpectralEntropy, DiffusionSpectralMI
-from skdse.baselines import BaselineEntropy, BaselineMI
+from skdse.baselines import BaselineEntropy, BaselineMI, EffectiveRank, VendiScore
 
 ESTIMATORS = [
     DiffusionSpectralEntropy(),
@@ -13,6 +13,8 @@ ESTIMATORS = [
     BaselineEntropy(),
     BaselineEntropy("adjacency"),
     BaselineMI(random_state=0),
+    EffectiveRank(),
+    VendiScore(),
 ]
 
 

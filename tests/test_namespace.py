@@ -12,6 +12,7 @@ import pytest
 import skdse
 import skdse._baseline_estimators
 import skdse._baselines
+import skdse._rank_measures
 import skdse.baselines
 
 BASELINES = [
@@ -24,17 +25,19 @@ BASELINES = [
     "diffusion_matrix_entry_entropy",
     "matrix_entry_mutual_information",
 ]
+#: Added in skdse.baselines only (issue 15, item 6): never top-level names.
+RANK_MEASURES = ["EffectiveRank", "VendiScore", "effective_rank", "vendi_score"]
 
 
 def _private(name):
-    for module in (skdse._baselines, skdse._baseline_estimators):
+    for module in (skdse._baselines, skdse._baseline_estimators, skdse._rank_measures):
         if name in vars(module):
             return vars(module)[name]
     raise AssertionError(f"{name} is in neither private baseline module")
 
 
 def test_baselines_all_resolves_to_the_private_objects():
-    assert sorted(skdse.baselines.__all__) == BASELINES
+    assert sorted(skdse.baselines.__all__) == sorted(BASELINES + RANK_MEASURES)
     for name in skdse.baselines.__all__:
         assert getattr(skdse.baselines, name) is _private(name)
 
