@@ -28,8 +28,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._engine.backend import device_memory_bytes, namespace, to_numpy
 from ._engine.kernels import gaussian_affinity, resolve_bandwidth
+from ._engine.placement import placement_of
+from ._engine.resources import check_dense_fits
 from ._engine.spectrum import exact_eigenvalues, spectral_entropy
-from ._validation import check_bandwidth, check_dense_fits, check_X, validate_estimator_X
+from ._validation import check_bandwidth, check_X, validate_estimator_X
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -46,50 +48,12 @@ def _refuse_bool(name: str, value) -> None:
         raise TypeError(f"{name} must be a real number, got {value!r} of type bool.")
 
 
-def renyi_entropy(weights, order: float) -> float:
-    """Rényi entropy of order ``order`` (nats) of the distribution proportional to ``weights``.
-
-    ``H_q = log(sum p^q) / (1 - q)``; its limits ``q = 1`` (Shannon,
-    :func:`~skdse._engine.spectrum.spectral_entropy`) and ``q = inf``
-    (``-log max p``). Near ``q = 1`` the sum is taken as
-    ``log1p(sum p expm1((q - 1) log p))``, so the value is continuous in q
-    to rounding; away from it, shifted by the largest term, so large q
-    cannot underflow. Zero weights are left out (``0^q = 0``); the result
-    is clipped to the exact bounds ``[0, log n_nonzero]``.
-
-    Examples
-    --------
-    >>> import math
-    >>> from skdse._rank_measures import renyi_entropy
-    >>> [round(renyi_entropy([1, 1, 0], q), 12) == round(math.log(2), 12) for q in (0.5, 1, 2)]
-    [True, True, True]
-    >>> round(renyi_entropy([3, 1], math.inf), 6) == round(-math.log(0.75), 6)
-    True
-    """
-    w = np.asarray(weights, dtype=np.float64).ravel()
-    w = w[w > 0]
-    if w.size <= 1:
-        return 0.0
-    if order == 1:
-        return spectral_entropy(w, 1.0, math.e)
-    p = w / w.sum()
-    logp = np.log(p)
-    if math.isinf(order):
-        h = -float(logp.max())
-    elif abs(order - 1.0) <= 0.5:
-        h = math.log1p(float(np.sum(p * np.expm1((order - 1.0) * logp)))) / (1.0 - order)
-    else:
-        top = order * float(logp.max())
-        h = (top + math.log(float(np.sum(np.exp(order * logp - top))))) / (1.0 - order)
-    return min(max(h, 0.0), math.log(w.size)) + 0.0  # no -0.0
-
-
 def _check_data(X):
-    """Validated X where it lives (a dask array is computed: these measures are dense)."""
-    from ._engine.dask import is_dask_array
-
-    X = check_X(X)
-    return X.compute() if is_dask_array(X) else X
+    """Validated X in memory where it lives (a dask array is gathered: these measures
+    are dense)."""
+    return check_X(
+        placement_of(X).to_backend(X, "auto" if hasattr(X, "__array_namespace__") else "numpy")
+    )
 
 
 def singular_values(X) -> tuple[np.ndarray, float]:
@@ -194,7 +158,8 @@ def vendi_of(X, sigma: float, order: float) -> float:
     check_dense_fits(n, available=device_memory_bytes(xp, X))
     K, _ = gaussian_affinity(X, sigma)
     w = exact_eigenvalues(K)  # they sum to trace(K) = N; rounding's negatives count as 0
-    return math.exp(renyi_entropy(w / n, float(order)))
+    # vendi-score's convention: rounding's negative eigenvalues count as 0
+    return math.exp(spectral_entropy(np.clip(w / n, 0.0, None), 1.0, math.e, float(order)))
 
 
 def _vendi(X, bandwidth, order, random_state) -> tuple[float, float]:

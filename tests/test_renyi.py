@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from skdse import DiffusionSpectralEntropy
-from skdse._engine.operators import DenseOperator
+from skdse._engine.operators import dense_operator
 from skdse._engine.slq import QuadratureSpectrum, slq_spectrum
 from skdse._engine.spectrum import ExactSpectrum, spectral_entropy
 from skdse._entropy import EnsembleSpectrum
@@ -62,7 +62,7 @@ def _rule(rng, n=200, n_fixed=3, n_probes=6, steps=8, zero_slots=2):
 
 def _real_rule(seed, n, n_probes=4):
     X = np.random.default_rng(seed).normal(size=(n, 3))
-    op = DenseOperator(X, 1.0)
+    op = dense_operator(X, 1.0)
     rng = np.random.default_rng(seed)
     return slq_spectrum(op, n_steps=10, n_probes=n_probes, n_deflate=3, rng=rng)
 

@@ -456,7 +456,11 @@ class ClusterPlacement:
         """X itself for ``"auto"``; else gathered (one bounded computation) and moved there."""
         if backend == "auto":
             return X
-        return to_backend(compute_on_cluster(lambda: (X,))[0], backend)[1]
+        return to_backend(self.in_memory(X), backend)[1]
+
+    def in_memory(self, X):
+        """X gathered on the client (one bounded computation)."""
+        return compute_on_cluster(lambda: (X,))[0]
 
     def validate(self, X, input_name: str = "X"):
         return check_dask_X(X, "float64", input_name)

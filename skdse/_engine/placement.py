@@ -46,6 +46,9 @@ class Placement(Protocol):
     def to_backend(self, X, backend: str):
         """X on the requested backend (``"auto"``: where it is)."""
 
+    def in_memory(self, X):
+        """X as an array of this process (a cluster's gathered), for the dense-only measures."""
+
     def validate(self, X, input_name: str = "X"):
         """X checked (2-D, real, finite, at least 2 rows) as float64, where it lives."""
 
@@ -99,6 +102,9 @@ class LocalPlacement:
 
     def to_backend(self, X, backend: str):
         return to_backend(X, backend)[1]
+
+    def in_memory(self, X):
+        return X
 
     def validate(self, X, input_name: str = "X"):
         return check_local_X(X, input_name)
