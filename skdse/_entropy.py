@@ -23,12 +23,11 @@ from ._engine.progress import progress
 from ._engine.resources import available_memory_bytes, cpu_budget, threads_per_task
 from ._engine.slq import QuadratureSpectrum, slq_spectrum
 from ._engine.spectrum import ExactSpectrum, exact_eigenvalues
+from ._params import ENTROPY, EntropyParams, entropy_params, validated
 from ._validation import (
-    EntropyParams,
     check_dense_fits,
     check_memory,
     check_X,
-    entropy_params_from,
     warn_if_degenerate,
     warn_if_deprecated_bandwidth,
 )
@@ -349,27 +348,28 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
 
 
 @releases_device_memory
+@validated(ENTROPY)
 def diffusion_spectral_entropy(
     X,
     *,
-    affinity="gaussian",
-    bandwidth="scale",
-    t=1,
-    base=2,
-    max_samples=10000,
-    n_subsamples=1,
-    solver="auto",
-    operator="auto",
-    n_neighbors=15,
-    n_lanczos_steps=30,
-    n_probes=32,
-    n_deflate=64,
-    backend="auto",
-    dtype="float64",
-    verbose=0,
-    memory=None,
-    random_state=None,
-    n_jobs=None,
+    affinity=ENTROPY.affinity,
+    bandwidth=ENTROPY.bandwidth,
+    t=ENTROPY.t,
+    base=ENTROPY.base,
+    max_samples=ENTROPY.max_samples,
+    n_subsamples=ENTROPY.n_subsamples,
+    solver=ENTROPY.solver,
+    operator=ENTROPY.operator,
+    n_neighbors=ENTROPY.n_neighbors,
+    n_lanczos_steps=ENTROPY.n_lanczos_steps,
+    n_probes=ENTROPY.n_probes,
+    n_deflate=ENTROPY.n_deflate,
+    backend=ENTROPY.backend,
+    dtype=ENTROPY.dtype,
+    verbose=ENTROPY.verbose,
+    memory=ENTROPY.memory,
+    random_state=ENTROPY.random_state,
+    n_jobs=ENTROPY.n_jobs,
 ) -> float:
     """Diffusion spectral entropy (DSE) of a set of points.
 
@@ -524,7 +524,25 @@ def diffusion_spectral_entropy(
     True
     """
     warn_if_deprecated_bandwidth(bandwidth)
-    params = entropy_params_from(locals())
+    params = entropy_params(
+        affinity=affinity,
+        bandwidth=bandwidth,
+        t=t,
+        base=base,
+        max_samples=max_samples,
+        n_subsamples=n_subsamples,
+        solver=solver,
+        operator=operator,
+        n_neighbors=n_neighbors,
+        n_lanczos_steps=n_lanczos_steps,
+        n_probes=n_probes,
+        n_deflate=n_deflate,
+        backend=backend,
+        dtype=dtype,
+        verbose=verbose,
+        memory=memory,
+        n_jobs=n_jobs,
+    )
     X = check_X(X, backend=params.backend)
     res = compute_dse(X, params, random_state=random_state)
     warn_if_degenerate(res.diagnostics, res.bandwidth)
