@@ -189,7 +189,7 @@ ENTROPY = Table(
 PARTITION = Table(
     y_type=Param("auto", (Choices("auto", "discrete", "continuous"),)),
     n_bins=Param(10, (_ints(2),)),
-    n_clusters=Param(10, (_ints(2),)),
+    n_clusters=Param(10, (_ints(1),)),  # as SpectralClustering: one cluster, one group
     clusterer=Param(None, (None, HasMethods("fit"), HasMethods("fit_predict"))),
     n_samples=Param(None, (None, _ints(1))),
 )

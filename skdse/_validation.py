@@ -7,6 +7,7 @@ The parameters' defaults and constraints are in :mod:`skdse._params`.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import warnings
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils import check_array, column_or_1d
+from sklearn.utils._param_validation import validate_params
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
@@ -37,16 +39,23 @@ class InsufficientMemoryError(MemoryError):
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: scikit-learn's ``validate_params`` wrapper, through which skdse's functions are called
+_VALIDATE_PARAMS_FILE = inspect.getfile(validate_params)
+
+
+def _in_skdse(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR) or filename == _VALIDATE_PARAMS_FILE
 
 
 def _user_stacklevel() -> int:
     """The ``stacklevel`` of the first frame outside skdse, seen from this function's caller.
 
     Aims a warning at the user's line (or scikit-learn's, when it calls an
-    estimator) however many of skdse's frames lie between, without counting them.
+    estimator) however many of skdse's frames lie between, without counting them;
+    the ``validate_params`` wrapper of skdse's functions counts as skdse's.
     """
     frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame is not None and _in_skdse(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
     return level
 

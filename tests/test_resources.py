@@ -28,7 +28,7 @@ from skdse._engine.resources import (
     threads_per_task,
     usable_cpu_count,
 )
-from skdse._validation import check_entropy_params
+from skdse._params import entropy_params
 from skdse.scoring import make_dse_scorer, make_dsmi_scorer
 
 from ._data import ENTROPY_ENTRY_POINTS
@@ -184,7 +184,7 @@ def test_cgroup_limit_refuses_what_meminfo_alone_would_run(tmp_path, monkeypatch
 def test_slq_stores_the_operator_only_if_the_cgroup_has_room(tmp_path, monkeypatch):
     # dense float32 (~40 MB) + Lanczos vectors (~69 MB) > half of 200 MB: recompute instead
     X = np.random.default_rng(0).normal(size=(3000, 2))
-    params = check_entropy_params(solver="slq")
+    params = entropy_params(solver="slq")
     root = fake_tree(tmp_path, files={"memory.max": f"{200 * 10**6}\n", "memory.current": "0\n"})
     monkeypatch.setattr(_resources, "ROOT", str(root))
     assert isinstance(_entropy._slq_operator(X, 1.0, params), MatrixFreeOperator)
