@@ -296,10 +296,10 @@ _CALLS = {
 @pytest.mark.parametrize(
     "value, exc, message",
     [
-        (0, ValueError, "n_jobs must be None, a positive integer or a negative one, got 0"),
-        (1.5, TypeError, "n_jobs must be an integer or None, got 1.5"),
-        ("all", TypeError, "n_jobs must be an integer or None, got 'all'"),
-        (True, TypeError, "n_jobs must be an integer or None, got True"),
+        (0, ValueError, r"'n_jobs' parameter of .* Got 0 instead"),
+        (1.5, TypeError, r"'n_jobs' parameter of .* Got 1.5 instead"),
+        ("all", TypeError, r"'n_jobs' parameter of .* Got 'all' instead"),
+        (True, TypeError, r"'n_jobs' parameter of .* Got True instead"),
     ],
 )
 def test_bad_n_jobs_is_refused_naming_it(call, value, exc, message):
