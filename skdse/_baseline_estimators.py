@@ -103,6 +103,7 @@ class BaselineEntropy(BaseEstimator):
     def score(self, X, y=None):
         """The entropy of X with the fitted kernel width."""
         check_is_fitted(self)
+        self._validate_params()  # set_params may have changed them since fit
         X = validate_estimator_X(self, X, reset=False)
         bandwidth = self.bandwidth if self.bandwidth_ is None else self.bandwidth_
         return self._entropy(X, bandwidth)[0]
@@ -208,6 +209,7 @@ class BaselineMI(PartitionsReference, BaseEstimator):
     def score(self, X, y):
         """The mutual information of (X, y) with the fitted kernel width."""
         check_is_fitted(self)
+        self._validate_params()  # set_params may have changed them since fit
         X = validate_estimator_X(self, X, reset=False)
         bandwidth = self.bandwidth if self.bandwidth_ is None else self.bandwidth_
         return self._compute(X, y, bandwidth)[1].mutual_information

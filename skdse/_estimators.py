@@ -290,6 +290,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         float
         """
         check_is_fitted(self)
+        self._validate_params()  # set_params may have changed them since fit
         params = self._settings()
         X = self._check_X(X, params, reset=False)
         params = params.with_kernel(self.affinity_, self.bandwidth_)
@@ -323,6 +324,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         True
         """
         check_is_fitted(self)
+        self._validate_params()  # set_params may have changed them since fit
         raw = None if isinstance(t, (str, bytes)) else np.asarray(t)
         if raw is None or raw.dtype.kind not in "iuf":
             raise TypeError(
@@ -569,6 +571,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         float
         """
         check_is_fitted(self)
+        self._validate_params()  # set_params may have changed them since fit
         params = self._settings()
         X = self._check_X(X, params, reset=False)
         params = params.with_kernel(self.affinity_, self.bandwidth_)

@@ -224,3 +224,21 @@ def test_no_parameters_travel_through_locals():
             and node.func.id == "locals"
         ]
         assert not calls, f"{path.name}: locals() at lines {calls}"
+
+
+@pytest.mark.parametrize(
+    "estimator, name, value, method",
+    [
+        (skdse.DiffusionSpectralEntropy(), "t", -1, lambda e: e.score(X)),
+        (skdse.DiffusionSpectralEntropy(), "base", 0.5, lambda e: e.entropy_profile([1, 2])),
+        (skdse.DiffusionSpectralMI(n_repeats=1), "n_probes", 1, lambda e: e.score(X, Y)),
+        (baselines.BaselineEntropy(), "base", 1, lambda e: e.score(X)),
+        (baselines.BaselineMI(n_repeats=1), "n_bins_per_dim", 0, lambda e: e.score(X, Y)),
+    ],
+    ids=["dse-score", "dse-profile", "dsmi-score", "baseline-score", "baseline-mi-score"],
+)
+def test_parameters_set_after_fit_are_validated_before_use(estimator, name, value, method):
+    fitted = estimator.fit(X, Y)
+    fitted.set_params(**{name: value})
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+        method(fitted)
