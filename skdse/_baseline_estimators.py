@@ -6,6 +6,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._baselines import baseline_entropy, baseline_mi
+from ._params import BASELINE, PARTITION, parameter_constraints
 from ._partition import PartitionsReference
 from ._validation import validate_estimator_X
 
@@ -26,20 +27,7 @@ _MEASURE_DOC = """    measure : {"classic", "matrix_entry", "adjacency"}, defaul
 """
 
 
-class _Baseline(BaseEstimator):
-    def _params(self, bandwidth=None) -> dict:
-        return dict(
-            measure=self.measure,
-            bandwidth=self.bandwidth if bandwidth is None else bandwidth,
-            n_bins_per_dim=self.n_bins_per_dim,
-            kind=self.kind,
-            n_neighbors=self.n_neighbors,
-            base=self.base,
-            max_samples=self.max_samples,
-        )
-
-
-class BaselineEntropy(_Baseline):
+class BaselineEntropy(BaseEstimator):
     __doc__ = (
         """The paper's baseline entropies as a scikit-learn estimator.
 
@@ -71,15 +59,15 @@ class BaselineEntropy(_Baseline):
 
     def __init__(
         self,
-        measure="classic",
+        measure=BASELINE.measure,
         *,
-        n_bins_per_dim=2,
-        kind="gaussian",
-        bandwidth="scale",
-        n_neighbors=10,
-        base=2,
-        max_samples=10000,
-        random_state=None,
+        n_bins_per_dim=BASELINE.n_bins_per_dim,
+        kind=BASELINE.kind,
+        bandwidth=BASELINE.bandwidth,
+        n_neighbors=BASELINE.n_neighbors,
+        base=BASELINE.base,
+        max_samples=BASELINE.max_samples,
+        random_state=BASELINE.random_state,
     ):
         self.measure = measure
         self.n_bins_per_dim = n_bins_per_dim
@@ -90,24 +78,38 @@ class BaselineEntropy(_Baseline):
         self.max_samples = max_samples
         self.random_state = random_state
 
+    _parameter_constraints: dict = parameter_constraints(__init__, BASELINE)
+
+    def _entropy(self, X, bandwidth):
+        return baseline_entropy(
+            X,
+            measure=self.measure,
+            bandwidth=bandwidth,
+            n_bins_per_dim=self.n_bins_per_dim,
+            kind=self.kind,
+            n_neighbors=self.n_neighbors,
+            base=self.base,
+            max_samples=self.max_samples,
+            random_state=self.random_state,
+        )
+
     def fit(self, X, y=None):
         """Compute the entropy of X. Returns self."""
+        self._validate_params()
         X = validate_estimator_X(self, X, reset=True)
-        self.entropy_, self.bandwidth_ = baseline_entropy(
-            X, random_state=self.random_state, **self._params()
-        )
+        self.entropy_, self.bandwidth_ = self._entropy(X, self.bandwidth)
         return self
 
     def score(self, X, y=None):
         """The entropy of X with the fitted kernel width."""
         check_is_fitted(self)
+        self._validate_params()  # set_params may have changed them since fit
         X = validate_estimator_X(self, X, reset=False)
-        return baseline_entropy(X, random_state=self.random_state, **self._params(self.bandwidth_))[
-            0
-        ]
+        bandwidth = self.bandwidth if self.bandwidth_ is None else self.bandwidth_
+        return self._entropy(X, bandwidth)[0]
 
 
-class BaselineMI(PartitionsReference, _Baseline):
+class BaselineMI(PartitionsReference, BaseEstimator):
     __doc__ = (
         """Mutual information from the paper's baseline entropies, as DSMI builds it.
 
@@ -145,21 +147,21 @@ class BaselineMI(PartitionsReference, _Baseline):
 
     def __init__(
         self,
-        measure="classic",
+        measure=BASELINE.measure,
         *,
-        n_bins_per_dim=2,
-        kind="gaussian",
-        bandwidth="scale",
-        n_neighbors=10,
-        base=2,
-        n_repeats=5,
-        max_samples=10000,
-        y_type="auto",
-        n_bins=10,
-        n_clusters=10,
-        clusterer=None,
-        random_state=None,
-        n_jobs=None,
+        n_bins_per_dim=BASELINE.n_bins_per_dim,
+        kind=BASELINE.kind,
+        bandwidth=BASELINE.bandwidth,
+        n_neighbors=BASELINE.n_neighbors,
+        base=BASELINE.base,
+        n_repeats=BASELINE.n_repeats,
+        max_samples=BASELINE.max_samples,
+        y_type=PARTITION.y_type,
+        n_bins=PARTITION.n_bins,
+        n_clusters=PARTITION.n_clusters,
+        clusterer=PARTITION.clusterer,
+        random_state=BASELINE.random_state,
+        n_jobs=BASELINE.n_jobs,
     ):
         self.measure = measure
         self.n_bins_per_dim = n_bins_per_dim
@@ -176,30 +178,41 @@ class BaselineMI(PartitionsReference, _Baseline):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _compute(self, X, y, bandwidth=None):
+    _parameter_constraints: dict = parameter_constraints(__init__, BASELINE, PARTITION)
+
+    def _compute(self, X, y, bandwidth):
         labels = self._partition(X, y)
         res = baseline_mi(
             X,
             labels,
+            measure=self.measure,
+            bandwidth=bandwidth,
+            n_bins_per_dim=self.n_bins_per_dim,
+            kind=self.kind,
+            n_neighbors=self.n_neighbors,
+            base=self.base,
+            max_samples=self.max_samples,
             n_repeats=self.n_repeats,
             random_state=self.random_state,
             n_jobs=self.n_jobs,
-            **self._params(bandwidth),
         )
         return labels, res
 
     def fit(self, X, y):
         """Compute the mutual information of X with y. Returns self."""
+        self._validate_params()
         X = validate_estimator_X(self, X, reset=True)
-        self.partition_, res = self._compute(X, y)
+        self.partition_, res = self._compute(X, y, self.bandwidth)
         res.set_fitted_attributes(self)
         return self
 
     def score(self, X, y):
         """The mutual information of (X, y) with the fitted kernel width."""
         check_is_fitted(self)
+        self._validate_params()  # set_params may have changed them since fit
         X = validate_estimator_X(self, X, reset=False)
-        return self._compute(X, y, self.bandwidth_)[1].mutual_information
+        bandwidth = self.bandwidth if self.bandwidth_ is None else self.bandwidth_
+        return self._compute(X, y, bandwidth)[1].mutual_information
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -22,17 +22,9 @@ from ._engine.kernels import diffusion_operator, gaussian_affinity, resolve_band
 from ._engine.resources import check_dense_fits
 from ._entropy import subsample_indices
 from ._mi import DSMIResult, matched_subset_mi, mi_result, seed_sequence
-from ._partition import PARTITION_KEYS, bin_columns, partition_reference
-from ._validation import (
-    _check_choice,
-    _check_int,
-    check_bandwidth,
-    check_base,
-    check_X,
-)
-
-MEASURES = ("classic", "matrix_entry", "adjacency")
-ADJACENCY_KINDS = ("gaussian", "normalized", "knn")
+from ._params import BASELINE, PARTITION, validated
+from ._partition import bin_columns, partition_reference
+from ._validation import check_X
 
 
 def _entropy_of_weights(w: np.ndarray, base: float) -> float:
@@ -105,77 +97,98 @@ def _term(Xs, seed, *, measure, sigma, n_bins_per_dim, kind, n_neighbors, base):
     return adjacency_entropy_of(Xs, kind, sigma, n_neighbors, base), None
 
 
-_TERM_KEYS = ("measure", "n_bins_per_dim", "kind", "n_neighbors", "base")
-
-
-def _check_baseline(
-    measure,
-    *,
-    bandwidth="scale",
-    n_bins_per_dim=2,
-    kind="gaussian",
-    n_neighbors=10,
-    base=2,
-    max_samples=10000,
-):
-    """Validated baseline parameters; the defaults are the public functions' defaults."""
-    return dict(
-        measure=_check_choice("measure", measure, MEASURES),
-        bandwidth=check_bandwidth(bandwidth) if bandwidth != "knn" else _bad_knn(),
-        n_bins_per_dim=_check_int("n_bins_per_dim", n_bins_per_dim, lower=1),
-        kind=_check_choice("kind", kind, ADJACENCY_KINDS),
-        n_neighbors=_check_int("n_neighbors", n_neighbors, lower=1),
-        base=check_base(base),
-        max_samples=_check_int("max_samples", max_samples, lower=2, allow_none=True),
-    )
-
-
-def _sigma(X, p: dict, random_state):
+def _sigma(X, *, measure, kind, bandwidth, random_state):
     """The kernel width the measure needs, or None (classic, binary kNN adjacency)."""
-    if p["measure"] == "classic" or (p["measure"] == "adjacency" and p["kind"] == "knn"):
+    if measure == "classic" or (measure == "adjacency" and kind == "knn"):
         return None
-    return resolve_bandwidth(X, p["bandwidth"], random_state=random_state)
+    return resolve_bandwidth(X, bandwidth, random_state=random_state)
 
 
-def _bad_knn():
-    raise ValueError(
-        "bandwidth='knn' is not a width (the diffusion measures take affinity='knn'); "
-        "use a float, 'scale' or 'median'."
-    )
+def baseline_entropy(
+    X,
+    *,
+    measure,
+    bandwidth=BASELINE.bandwidth,
+    n_bins_per_dim=BASELINE.n_bins_per_dim,
+    kind=BASELINE.kind,
+    n_neighbors=BASELINE.n_neighbors,
+    base,
+    max_samples,
+    random_state,
+) -> tuple[float, float | None]:
+    """Entropy of validated host X by one baseline, validated parameters; returns (entropy, sigma).
 
-
-def baseline_entropy(X, *, random_state=None, **params) -> tuple[float, float | None]:
-    """Entropy of validated host X by one baseline; returns (entropy, sigma)."""
-    p = _check_baseline(**params)
+    ``bandwidth``, ``n_bins_per_dim``, ``kind`` and ``n_neighbors`` matter
+    only to the measures that read them.
+    """
     rng = check_random_state(random_state)
-    idx = subsample_indices(X.shape[0], p["max_samples"], rng)
-    sigma = _sigma(X, p, rng)
+    idx = subsample_indices(X.shape[0], max_samples, rng)
+    sigma = _sigma(X, measure=measure, kind=kind, bandwidth=bandwidth, random_state=rng)
     Xs = X if idx is None else X[idx]
-    return _term(Xs, None, sigma=sigma, **{k: p[k] for k in _TERM_KEYS})[0], sigma
+    h, _ = _term(
+        Xs,
+        None,
+        measure=measure,
+        sigma=sigma,
+        n_bins_per_dim=n_bins_per_dim,
+        kind=kind,
+        n_neighbors=n_neighbors,
+        base=base,
+    )
+    return h, sigma
 
 
-def baseline_mi(X, labels, *, n_repeats=5, random_state=None, n_jobs=None, **params) -> DSMIResult:
+def baseline_mi(
+    X,
+    labels,
+    *,
+    measure,
+    bandwidth=BASELINE.bandwidth,
+    n_bins_per_dim=BASELINE.n_bins_per_dim,
+    kind=BASELINE.kind,
+    n_neighbors=BASELINE.n_neighbors,
+    base,
+    max_samples,
+    n_repeats,
+    random_state,
+    n_jobs,
+) -> DSMIResult:
     """Matched-subset MI of validated host X with group labels by one baseline."""
-    p = _check_baseline(**params)
-    n_repeats = _check_int("n_repeats", n_repeats, lower=1)
     n_groups = len(np.unique(labels))
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
-    sigma = _sigma(X, p, np.random.RandomState(bw_seed.generate_state(1)[0]))
-    term = functools.partial(_term, sigma=sigma, **{k: p[k] for k in _TERM_KEYS})
+    bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
+    sigma = _sigma(X, measure=measure, kind=kind, bandwidth=bandwidth, random_state=bw_rng)
+    term = functools.partial(
+        _term,
+        measure=measure,
+        sigma=sigma,
+        n_bins_per_dim=n_bins_per_dim,
+        kind=kind,
+        n_neighbors=n_neighbors,
+        base=base,
+    )
     groups, sizes, conditional, marginal, _ = matched_subset_mi(
         X,
         labels,
         term,
         n_repeats=n_repeats,
-        max_samples=p["max_samples"],
+        max_samples=max_samples,
         group_seeds=group_seeds,
         n_jobs=n_jobs,
-        desc=f"{p['measure']} MI terms",
+        desc=f"{measure} MI terms",
     )
     return mi_result(groups, sizes, conditional, marginal, sigma)
 
 
-def classic_shannon_entropy(X, *, n_bins_per_dim=2, base=2, max_samples=10000, random_state=None):
+@validated(BASELINE)
+def classic_shannon_entropy(
+    X,
+    *,
+    n_bins_per_dim=BASELINE.n_bins_per_dim,
+    base=BASELINE.base,
+    max_samples=BASELINE.max_samples,
+    random_state=BASELINE.random_state,
+):
     """Classic Shannon entropy of binned representations (the paper's baseline).
 
     Each feature is min-max scaled and cut into ``n_bins_per_dim`` equal-width
@@ -205,12 +218,24 @@ def classic_shannon_entropy(X, *, n_bins_per_dim=2, base=2, max_samples=10000, r
     >>> classic_shannon_entropy(np.ones((5, 3)))
     0.0
     """
-    params = dict(n_bins_per_dim=n_bins_per_dim, base=base, max_samples=max_samples)
-    return baseline_entropy(check_X(X), measure="classic", random_state=random_state, **params)[0]
+    return baseline_entropy(
+        check_X(X),
+        measure="classic",
+        n_bins_per_dim=n_bins_per_dim,
+        base=base,
+        max_samples=max_samples,
+        random_state=random_state,
+    )[0]
 
 
+@validated(BASELINE)
 def diffusion_matrix_entry_entropy(
-    X, *, bandwidth="scale", base=2, max_samples=10000, random_state=None
+    X,
+    *,
+    bandwidth=BASELINE.bandwidth,
+    base=BASELINE.base,
+    max_samples=BASELINE.max_samples,
+    random_state=BASELINE.random_state,
 ):
     """Entropy of the diffusion matrix's entries (the paper's alternative formulation).
 
@@ -225,21 +250,26 @@ def diffusion_matrix_entry_entropy(
     >>> bool(0 < diffusion_matrix_entry_entropy(X) <= 2 * np.log2(50))
     True
     """
-    params = dict(bandwidth=bandwidth, base=base, max_samples=max_samples)
     return baseline_entropy(
-        check_X(X), measure="matrix_entry", random_state=random_state, **params
+        check_X(X),
+        measure="matrix_entry",
+        bandwidth=bandwidth,
+        base=base,
+        max_samples=max_samples,
+        random_state=random_state,
     )[0]
 
 
+@validated(BASELINE)
 def adjacency_spectral_entropy(
     X,
     *,
-    kind="gaussian",
-    bandwidth="scale",
-    n_neighbors=10,
-    base=2,
-    max_samples=10000,
-    random_state=None,
+    kind=BASELINE.kind,
+    bandwidth=BASELINE.bandwidth,
+    n_neighbors=BASELINE.n_neighbors,
+    base=BASELINE.base,
+    max_samples=BASELINE.max_samples,
+    random_state=BASELINE.random_state,
 ):
     """Entropy of the absolute eigenvalues of an adjacency matrix (the paper's ablation).
 
@@ -269,38 +299,46 @@ def adjacency_spectral_entropy(
     >>> [round(adjacency_spectral_entropy(X, kind=k), 1) >= 0 for k in ("gaussian", "knn")]
     [True, True]
     """
-    params = dict(
-        kind=kind, bandwidth=bandwidth, n_neighbors=n_neighbors, base=base, max_samples=max_samples
+    return baseline_entropy(
+        check_X(X),
+        measure="adjacency",
+        kind=kind,
+        bandwidth=bandwidth,
+        n_neighbors=n_neighbors,
+        base=base,
+        max_samples=max_samples,
+        random_state=random_state,
+    )[0]
+
+
+def _labels(X, y, *, y_type, n_bins, n_clusters, clusterer, random_state):
+    """The groups of y for the baseline MI functions, as the estimators make them."""
+    return partition_reference(
+        y,
+        n_samples=X.shape[0],
+        y_type=y_type,
+        n_bins=n_bins,
+        n_clusters=n_clusters,
+        clusterer=clusterer,
+        random_state=random_state,
     )
-    return baseline_entropy(check_X(X), measure="adjacency", random_state=random_state, **params)[0]
 
 
-def _mi_function(measure, args: dict) -> float:
-    """The public baseline MI functions: ``args`` is the caller's ``locals()``."""
-    args = dict(args)
-    X, y = check_X(args.pop("X")), args.pop("y")
-    random_state, n_jobs = args.pop("random_state"), args.pop("n_jobs")
-    partition = {k: args.pop(k) for k in PARTITION_KEYS}
-    labels = partition_reference(y, n_samples=X.shape[0], random_state=random_state, **partition)
-    return baseline_mi(
-        X, labels, measure=measure, random_state=random_state, n_jobs=n_jobs, **args
-    ).mutual_information
-
-
+@validated(BASELINE, PARTITION, prefer_skip_nested_validation=False)  # a user's clusterer
 def classic_mutual_information(
     X,
     y,
     *,
-    n_bins_per_dim=2,
-    base=2,
-    n_repeats=5,
-    max_samples=10000,
-    y_type="auto",
-    n_bins=10,
-    n_clusters=10,
-    clusterer=None,
-    random_state=None,
-    n_jobs=None,
+    n_bins_per_dim=BASELINE.n_bins_per_dim,
+    base=BASELINE.base,
+    n_repeats=BASELINE.n_repeats,
+    max_samples=BASELINE.max_samples,
+    y_type=PARTITION.y_type,
+    n_bins=PARTITION.n_bins,
+    n_clusters=PARTITION.n_clusters,
+    clusterer=PARTITION.clusterer,
+    random_state=BASELINE.random_state,
+    n_jobs=BASELINE.n_jobs,
 ):
     """Mutual information from the classic Shannon entropy, matched subsets as DSMI.
 
@@ -316,25 +354,46 @@ def classic_mutual_information(
     >>> bool(classic_mutual_information(X, y, random_state=0) > 0.5)
     True
     """
-    return _mi_function("classic", locals())
+    X = check_X(X)
+    labels = _labels(
+        X,
+        y,
+        y_type=y_type,
+        n_bins=n_bins,
+        n_clusters=n_clusters,
+        clusterer=clusterer,
+        random_state=random_state,
+    )
+    return baseline_mi(
+        X,
+        labels,
+        measure="classic",
+        n_bins_per_dim=n_bins_per_dim,
+        base=base,
+        max_samples=max_samples,
+        n_repeats=n_repeats,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    ).mutual_information
 
 
+@validated(BASELINE, PARTITION, prefer_skip_nested_validation=False)  # a user's clusterer
 def adjacency_spectral_mutual_information(
     X,
     y,
     *,
-    kind="gaussian",
-    bandwidth="scale",
-    n_neighbors=10,
-    base=2,
-    n_repeats=5,
-    max_samples=10000,
-    y_type="auto",
-    n_bins=10,
-    n_clusters=10,
-    clusterer=None,
-    random_state=None,
-    n_jobs=None,
+    kind=BASELINE.kind,
+    bandwidth=BASELINE.bandwidth,
+    n_neighbors=BASELINE.n_neighbors,
+    base=BASELINE.base,
+    n_repeats=BASELINE.n_repeats,
+    max_samples=BASELINE.max_samples,
+    y_type=PARTITION.y_type,
+    n_bins=PARTITION.n_bins,
+    n_clusters=PARTITION.n_clusters,
+    clusterer=PARTITION.clusterer,
+    random_state=BASELINE.random_state,
+    n_jobs=BASELINE.n_jobs,
 ):
     """Mutual information from the adjacency spectral entropy, matched subsets as DSMI.
 
@@ -350,23 +409,46 @@ def adjacency_spectral_mutual_information(
     >>> bool(adjacency_spectral_mutual_information(X, y, random_state=0) > 0)
     True
     """
-    return _mi_function("adjacency", locals())
+    X = check_X(X)
+    labels = _labels(
+        X,
+        y,
+        y_type=y_type,
+        n_bins=n_bins,
+        n_clusters=n_clusters,
+        clusterer=clusterer,
+        random_state=random_state,
+    )
+    return baseline_mi(
+        X,
+        labels,
+        measure="adjacency",
+        kind=kind,
+        bandwidth=bandwidth,
+        n_neighbors=n_neighbors,
+        base=base,
+        max_samples=max_samples,
+        n_repeats=n_repeats,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    ).mutual_information
 
 
+@validated(BASELINE, PARTITION, prefer_skip_nested_validation=False)  # a user's clusterer
 def matrix_entry_mutual_information(
     X,
     y,
     *,
-    bandwidth="scale",
-    base=2,
-    n_repeats=5,
-    max_samples=10000,
-    y_type="auto",
-    n_bins=10,
-    n_clusters=10,
-    clusterer=None,
-    random_state=None,
-    n_jobs=None,
+    bandwidth=BASELINE.bandwidth,
+    base=BASELINE.base,
+    n_repeats=BASELINE.n_repeats,
+    max_samples=BASELINE.max_samples,
+    y_type=PARTITION.y_type,
+    n_bins=PARTITION.n_bins,
+    n_clusters=PARTITION.n_clusters,
+    clusterer=PARTITION.clusterer,
+    random_state=BASELINE.random_state,
+    n_jobs=BASELINE.n_jobs,
 ):
     """Mutual information from the diffusion-matrix-entry entropy, matched subsets as DSMI.
 
@@ -380,4 +462,24 @@ def matrix_entry_mutual_information(
     >>> bool(np.isfinite(mi))  # can be negative: a single blob has flatter entries
     True
     """
-    return _mi_function("matrix_entry", locals())
+    X = check_X(X)
+    labels = _labels(
+        X,
+        y,
+        y_type=y_type,
+        n_bins=n_bins,
+        n_clusters=n_clusters,
+        clusterer=clusterer,
+        random_state=random_state,
+    )
+    return baseline_mi(
+        X,
+        labels,
+        measure="matrix_entry",
+        bandwidth=bandwidth,
+        base=base,
+        max_samples=max_samples,
+        n_repeats=n_repeats,
+        random_state=random_state,
+        n_jobs=n_jobs,
+    ).mutual_information

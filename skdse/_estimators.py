@@ -11,13 +11,18 @@ from ._engine.placement import placement_of
 from ._engine.spectrum import ExactSpectrum
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
+from ._params import (
+    ENTROPY,
+    PARTITION,
+    EntropyParams,
+    check_value,
+    entropy_params,
+    parameter_constraints,
+)
 from ._partition import PartitionsReference
 from ._validation import (
-    EntropyParams,
-    _check_real,
     check_not_masked,
     check_X,
-    entropy_params_from,
     validate_estimator_X,
     warn_if_degenerate,
     warn_if_deprecated_bandwidth,
@@ -27,8 +32,31 @@ from ._validation import (
 class _SpectralMeasure(BaseEstimator):
     """Shared parameter handling; not public."""
 
-    def _validated_params(self) -> EntropyParams:
-        return entropy_params_from(self.get_params(deep=False))
+    def _entropy_params(
+        self, *, n_subsamples=ENTROPY.n_subsamples, n_repeats=ENTROPY.n_repeats
+    ) -> EntropyParams:
+        """The settings of the validated parameters (each measure passes its own count)."""
+        return entropy_params(
+            affinity=self.affinity,
+            bandwidth=self.bandwidth,
+            t=self.t,
+            base=self.base,
+            order=self.order,
+            max_samples=self.max_samples,
+            n_subsamples=n_subsamples,
+            solver=self.solver,
+            operator=self.operator,
+            n_neighbors=self.n_neighbors,
+            n_lanczos_steps=self.n_lanczos_steps,
+            n_probes=self.n_probes,
+            n_deflate=self.n_deflate,
+            backend=self.backend,
+            dtype=self.dtype,
+            verbose=self.verbose,
+            memory=self.memory,
+            n_repeats=n_repeats,
+            n_jobs=self.n_jobs,
+        )
 
     def _check_X(self, X, params: EntropyParams, *, reset: bool):
         """Validate X with validated ``params``: NumPy through scikit-learn, devices in place."""
@@ -76,6 +104,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Diffusion time (power of the eigenvalues).
     base : float, default=2
         Logarithm base, > 1; 2 gives bits.
+    order : float, default=1
+        Rényi order of every entropy term (1: Shannon's; ``numpy.inf``: the
+        min-entropy); see :func:`diffusion_spectral_entropy`; :meth:`entropy_profile` uses it too.
     max_samples : int or None, default=10000
         Rows above this are subsampled uniformly (seeded by ``random_state``).
     n_subsamples : int, default=1
@@ -171,29 +202,31 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     def __init__(
         self,
         *,
-        affinity="gaussian",
-        bandwidth="scale",
-        t=1,
-        base=2,
-        max_samples=10000,
-        n_subsamples=1,
-        solver="auto",
-        operator="auto",
-        n_neighbors=15,
-        n_lanczos_steps=30,
-        n_probes=32,
-        n_deflate=64,
-        backend="auto",
-        dtype="float64",
-        verbose=0,
-        memory=None,
-        random_state=None,
-        n_jobs=None,
+        affinity=ENTROPY.affinity,
+        bandwidth=ENTROPY.bandwidth,
+        t=ENTROPY.t,
+        base=ENTROPY.base,
+        order=ENTROPY.order,
+        max_samples=ENTROPY.max_samples,
+        n_subsamples=ENTROPY.n_subsamples,
+        solver=ENTROPY.solver,
+        operator=ENTROPY.operator,
+        n_neighbors=ENTROPY.n_neighbors,
+        n_lanczos_steps=ENTROPY.n_lanczos_steps,
+        n_probes=ENTROPY.n_probes,
+        n_deflate=ENTROPY.n_deflate,
+        backend=ENTROPY.backend,
+        dtype=ENTROPY.dtype,
+        verbose=ENTROPY.verbose,
+        memory=ENTROPY.memory,
+        random_state=ENTROPY.random_state,
+        n_jobs=ENTROPY.n_jobs,
     ):
         self.affinity = affinity
         self.bandwidth = bandwidth
         self.t = t
         self.base = base
+        self.order = order
         self.max_samples = max_samples
         self.n_subsamples = n_subsamples
         self.solver = solver
@@ -208,6 +241,11 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.memory = memory
         self.random_state = random_state
         self.n_jobs = n_jobs
+
+    _parameter_constraints: dict = parameter_constraints(__init__, ENTROPY)
+
+    def _settings(self) -> EntropyParams:
+        return self._entropy_params(n_subsamples=self.n_subsamples)
 
     @releases_device_memory
     def fit(self, X, y=None):
@@ -225,8 +263,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         -------
         self : DiffusionSpectralEntropy
         """
+        self._validate_params()
         warn_if_deprecated_bandwidth(self.bandwidth)
-        params = self._validated_params()
+        params = self._settings()
         X = self._check_X(X, params, reset=True)
         res = compute_dse(X, params, random_state=self.random_state)
         warn_if_degenerate(res.diagnostics, res.bandwidth)
@@ -258,7 +297,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         float
         """
         check_is_fitted(self)
-        params = self._validated_params()
+        self._validate_params()  # set_params may have changed them since fit
+        params = self._settings()
         X = self._check_X(X, params, reset=False)
         params = params.with_kernel(self.affinity_, self.bandwidth_)
         res = compute_dse(X, params, random_state=self.random_state)
@@ -291,6 +331,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         True
         """
         check_is_fitted(self)
+        self._validate_params()  # set_params may have changed them since fit
         raw = None if isinstance(t, (str, bytes)) else np.asarray(t)
         if raw is None or raw.dtype.kind not in "iuf":
             raise TypeError(
@@ -301,9 +342,10 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
             raise ValueError("t must hold at least one diffusion time, got an empty array-like.")
         ts = raw.astype(np.float64)
         for value in ts.ravel():
-            _check_real("t", float(value))
-        base = self._validated_params().base
-        return self.spectrum_.entropy(ts if ts.ndim else float(ts), base)
+            check_value(ENTROPY, "t", float(value), "entropy_profile")
+        return self.spectrum_.entropy(
+            ts if ts.ndim else float(ts), float(self.base), float(self.order)
+        )
 
 
 class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
@@ -329,6 +371,9 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         Diffusion time.
     base : float, default=2
         Logarithm base, > 1; 2 gives bits.
+    order : float, default=1
+        Rényi order of every entropy term (1: Shannon's; ``numpy.inf``: the
+        min-entropy); see :func:`diffusion_spectral_entropy`; :meth:`entropy_profile` uses it too.
     n_repeats : int, default=5
         Random subsets averaged for each class's marginal term.
     max_samples : int or None, default=10000
@@ -441,33 +486,35 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     def __init__(
         self,
         *,
-        affinity="gaussian",
-        bandwidth="scale",
-        t=1,
-        base=2,
-        n_repeats=5,
-        max_samples=10000,
-        solver="auto",
-        operator="auto",
-        n_neighbors=15,
-        n_lanczos_steps=30,
-        n_probes=32,
-        n_deflate=64,
-        backend="auto",
-        dtype="float64",
-        verbose=0,
-        memory=None,
-        y_type="auto",
-        n_bins=10,
-        n_clusters=10,
-        clusterer=None,
-        random_state=None,
-        n_jobs=None,
+        affinity=ENTROPY.affinity,
+        bandwidth=ENTROPY.bandwidth,
+        t=ENTROPY.t,
+        base=ENTROPY.base,
+        order=ENTROPY.order,
+        n_repeats=ENTROPY.n_repeats,
+        max_samples=ENTROPY.max_samples,
+        solver=ENTROPY.solver,
+        operator=ENTROPY.operator,
+        n_neighbors=ENTROPY.n_neighbors,
+        n_lanczos_steps=ENTROPY.n_lanczos_steps,
+        n_probes=ENTROPY.n_probes,
+        n_deflate=ENTROPY.n_deflate,
+        backend=ENTROPY.backend,
+        dtype=ENTROPY.dtype,
+        verbose=ENTROPY.verbose,
+        memory=ENTROPY.memory,
+        y_type=PARTITION.y_type,
+        n_bins=PARTITION.n_bins,
+        n_clusters=PARTITION.n_clusters,
+        clusterer=PARTITION.clusterer,
+        random_state=ENTROPY.random_state,
+        n_jobs=ENTROPY.n_jobs,
     ):
         self.affinity = affinity
         self.bandwidth = bandwidth
         self.t = t
         self.base = base
+        self.order = order
         self.n_repeats = n_repeats
         self.max_samples = max_samples
         self.solver = solver
@@ -486,6 +533,11 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         self.clusterer = clusterer
         self.random_state = random_state
         self.n_jobs = n_jobs
+
+    _parameter_constraints: dict = parameter_constraints(__init__, ENTROPY, PARTITION)
+
+    def _settings(self) -> EntropyParams:
+        return self._entropy_params(n_repeats=self.n_repeats)
 
     def _compute(self, X, labels, params):
         return compute_dsmi(X, labels, params, random_state=self.random_state, n_jobs=self.n_jobs)
@@ -506,8 +558,9 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         -------
         self : DiffusionSpectralMI
         """
+        self._validate_params()
         warn_if_deprecated_bandwidth(self.bandwidth)
-        params = self._validated_params()
+        params = self._settings()
         X = self._check_X(X, params, reset=True)
         self.partition_ = self._partition(X, y)
         res = self._compute(X, self.partition_, params)
@@ -532,7 +585,8 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         float
         """
         check_is_fitted(self)
-        params = self._validated_params()
+        self._validate_params()  # set_params may have changed them since fit
+        params = self._settings()
         X = self._check_X(X, params, reset=False)
         params = params.with_kernel(self.affinity_, self.bandwidth_)
         res = self._compute(X, self._partition(X, y), params)

@@ -17,11 +17,10 @@ from ._engine.progress import progress
 from ._engine.resources import check_dense_fits, threads_per_task
 from ._engine.solve import resolve_solver
 from ._entropy import cached_spectrum
+from ._params import ENTROPY, PARTITION, EntropyParams, entropy_params, validated
 from ._partition import partition_reference
 from ._validation import (
-    EntropyParams,
     check_X,
-    entropy_params_from,
     warn_if_degenerate,
     warn_if_deprecated_bandwidth,
 )
@@ -85,7 +84,7 @@ class DSMIResult:
 
 def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams):
     spec, diag = cached_spectrum(Xs, sigma, params, int(seed.generate_state(1)[0]))
-    return float(spec.entropy(params.t, params.base)), diag
+    return float(spec.entropy(params.t, params.base, params.order)), diag
 
 
 def _coupled_subsample(rows: np.ndarray, size: int, marginal_rows: np.ndarray, rng):
@@ -268,32 +267,34 @@ def compute_dsmi(
 
 
 @releases_device_memory
+@validated(ENTROPY, PARTITION, prefer_skip_nested_validation=False)  # a user's clusterer
 def diffusion_spectral_mutual_information(
     X,
     y,
     *,
-    affinity="gaussian",
-    bandwidth="scale",
-    t=1,
-    base=2,
-    n_repeats=5,
-    max_samples=10000,
-    solver="auto",
-    operator="auto",
-    n_neighbors=15,
-    n_lanczos_steps=30,
-    n_probes=32,
-    n_deflate=64,
-    backend="auto",
-    dtype="float64",
-    verbose=0,
-    memory=None,
-    y_type="auto",
-    n_bins=10,
-    n_clusters=10,
-    clusterer=None,
-    random_state=None,
-    n_jobs=None,
+    affinity=ENTROPY.affinity,
+    bandwidth=ENTROPY.bandwidth,
+    t=ENTROPY.t,
+    base=ENTROPY.base,
+    order=ENTROPY.order,
+    n_repeats=ENTROPY.n_repeats,
+    max_samples=ENTROPY.max_samples,
+    solver=ENTROPY.solver,
+    operator=ENTROPY.operator,
+    n_neighbors=ENTROPY.n_neighbors,
+    n_lanczos_steps=ENTROPY.n_lanczos_steps,
+    n_probes=ENTROPY.n_probes,
+    n_deflate=ENTROPY.n_deflate,
+    backend=ENTROPY.backend,
+    dtype=ENTROPY.dtype,
+    verbose=ENTROPY.verbose,
+    memory=ENTROPY.memory,
+    y_type=PARTITION.y_type,
+    n_bins=PARTITION.n_bins,
+    n_clusters=PARTITION.n_clusters,
+    clusterer=PARTITION.clusterer,
+    random_state=ENTROPY.random_state,
+    n_jobs=ENTROPY.n_jobs,
 ) -> float:
     """Diffusion spectral mutual information (DSMI) between X and labels y.
 
@@ -324,6 +325,9 @@ def diffusion_spectral_mutual_information(
         Diffusion time.
     base : float, default=2
         Logarithm base, > 1 (2 gives bits).
+    order : float, default=1
+        Rényi order of every entropy term (1: Shannon's; ``numpy.inf``: the
+        min-entropy); see :func:`diffusion_spectral_entropy`.
     n_repeats : int, default=5
         Random subsets averaged for each class's marginal term.
     max_samples : int or None, default=10000
@@ -380,7 +384,26 @@ def diffusion_spectral_mutual_information(
     True
     """
     warn_if_deprecated_bandwidth(bandwidth)
-    params = entropy_params_from(locals())
+    params = entropy_params(
+        affinity=affinity,
+        bandwidth=bandwidth,
+        t=t,
+        base=base,
+        order=order,
+        n_repeats=n_repeats,
+        max_samples=max_samples,
+        solver=solver,
+        operator=operator,
+        n_neighbors=n_neighbors,
+        n_lanczos_steps=n_lanczos_steps,
+        n_probes=n_probes,
+        n_deflate=n_deflate,
+        backend=backend,
+        dtype=dtype,
+        verbose=verbose,
+        memory=memory,
+        n_jobs=n_jobs,
+    )
     X = check_X(X, backend=params.backend)
     labels = partition_reference(
         y,

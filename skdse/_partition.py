@@ -10,17 +10,13 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 
 from ._engine.backend import to_numpy
+from ._params import ENTROPY, PARTITION, validated
 from ._validation import (
-    _check_int,
     check_discrete_y,
     check_no_missing,
     check_not_masked,
     names_unreal_data,
 )
-
-Y_TYPES = ("auto", "discrete", "continuous")
-#: The parameters of :func:`partition_reference` that estimators and functions expose.
-PARTITION_KEYS = ("y_type", "n_bins", "n_clusters", "clusterer")
 
 
 def as_host_y(y) -> np.ndarray:
@@ -80,60 +76,8 @@ def as_host_y(y) -> np.ndarray:
     return y
 
 
-def _check_y_type(y_type) -> str:
-    if not isinstance(y_type, str) or y_type not in Y_TYPES:
-        raise ValueError(f"y_type must be one of {Y_TYPES}, got {y_type!r}.")
-    return y_type
-
-
-def _check_n_bins(n_bins) -> int:
-    return _check_int("n_bins", n_bins, lower=2)
-
-
-def _check_clustering(n_clusters, clusterer) -> int:
-    if clusterer is not None and not (
-        hasattr(clusterer, "fit_predict") or hasattr(clusterer, "fit")
-    ):
-        raise TypeError(
-            "clusterer must be a scikit-learn style clusterer with fit_predict, or fit "
-            f"setting labels_; got {type(clusterer).__name__}."
-        )
-    return _check_int("n_clusters", n_clusters, lower=2)
-
-
-def check_partition_params(y_type="auto", n_bins=10, n_clusters=10, clusterer=None) -> dict:
-    """Validate every parameter of :func:`partition_reference` before any y is seen.
-
-    The scorer factories call it up front. :func:`partition_reference`
-    applies the same checks to the parameters a given y uses (``n_bins``
-    when it bins, ``n_clusters`` and ``clusterer`` when it clusters), as
-    scikit-learn estimators ignore parameters that do not apply.
-
-    Returns
-    -------
-    dict
-        The parameters keyed by :data:`PARTITION_KEYS`, integers as Python ints.
-
-    Examples
-    --------
-    >>> check_partition_params(n_bins=4)
-    {'y_type': 'auto', 'n_bins': 4, 'n_clusters': 10, 'clusterer': None}
-    >>> check_partition_params(y_type="labels")
-    Traceback (most recent call last):
-        ...
-    ValueError: y_type must be one of ('auto', 'discrete', 'continuous'), got 'labels'.
-    """
-    return dict(
-        y_type=_check_y_type(y_type),
-        n_bins=_check_n_bins(n_bins),
-        n_clusters=_check_clustering(n_clusters, clusterer),
-        clusterer=clusterer,
-    )
-
-
 def resolve_y_type(y: np.ndarray, y_type: str) -> str:
-    """``"discrete"``, ``"scalar"`` or ``"vector"`` for the reference y."""
-    _check_y_type(y_type)
+    """``"discrete"``, ``"scalar"`` or ``"vector"`` for the reference y (a valid ``y_type``)."""
     if y.ndim == 2 and y.shape[1] > 1:
         if y_type == "discrete":
             raise ValueError(
@@ -211,15 +155,16 @@ def cluster_vectors(Y: np.ndarray, *, n_clusters: int, clusterer, random_state) 
     return labels
 
 
+@validated(PARTITION, ENTROPY, prefer_skip_nested_validation=False)  # a user's clusterer
 def partition_reference(
     y,
     *,
-    n_samples: int | None = None,
-    y_type: str = "auto",
-    n_bins: int = 10,
-    n_clusters: int = 10,
-    clusterer=None,
-    random_state=None,
+    n_samples: int | None = PARTITION.n_samples,
+    y_type: str = PARTITION.y_type,
+    n_bins: int = PARTITION.n_bins,
+    n_clusters: int = PARTITION.n_clusters,
+    clusterer=PARTITION.clusterer,
+    random_state=ENTROPY.random_state,
 ) -> np.ndarray:
     """Group labels for a reference y: labels as they are, bins, or clusters.
 
@@ -260,12 +205,13 @@ def partition_reference(
 
     Raises
     ------
+    InvalidParameterError
+        A bad parameter (scikit-learn's, a ValueError and a TypeError), named.
     ValueError
-        A bad parameter, y missing, of the wrong length or shape, with NaN, or
-        a tensor on PyTorch's meta device.
+        y missing, of the wrong length or shape, with NaN, or a tensor on
+        PyTorch's meta device.
     TypeError
-        A non-integer ``n_bins``/``n_clusters``, a mapping as y, or a
-        ``clusterer`` without ``fit``.
+        A mapping as y.
 
     Examples
     --------
@@ -276,7 +222,6 @@ def partition_reference(
     >>> partition_reference(["a", "b", "a"]).tolist()
     ['a', 'b', 'a']
     """
-    _check_y_type(y_type)
     y = as_host_y(y)
     if n_samples is not None and y.shape[0] != n_samples:
         raise ValueError(
@@ -286,13 +231,11 @@ def partition_reference(
     if kind == "discrete":
         return check_discrete_y(y, y.shape[0])
     if kind == "scalar":
-        n_bins = _check_n_bins(n_bins)
         with names_unreal_data(y, "y"):  # y_type="continuous" on string labels
             y = check_array(
                 y.reshape(-1, 1), dtype=np.float64, ensure_all_finite=True, input_name="y"
             )
         return bin_scalar(y[:, 0], n_bins)
-    n_clusters = _check_clustering(n_clusters, clusterer)
     with names_unreal_data(y, "y"):
         Y = check_array(
             y, dtype=np.float64, ensure_all_finite=True, ensure_min_samples=2, input_name="y"
@@ -311,6 +254,9 @@ class PartitionsReference:
         return partition_reference(
             y,
             n_samples=X.shape[0],
+            y_type=self.y_type,
+            n_bins=self.n_bins,
+            n_clusters=self.n_clusters,
+            clusterer=self.clusterer,
             random_state=self.random_state,
-            **{k: getattr(self, k) for k in PARTITION_KEYS},
         )

@@ -17,13 +17,11 @@ other baselines do.
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._engine.backend import device_memory_bytes, namespace, to_numpy
@@ -31,21 +29,11 @@ from ._engine.kernels import gaussian_affinity, resolve_bandwidth
 from ._engine.placement import placement_of
 from ._engine.resources import check_dense_fits
 from ._engine.spectrum import exact_eigenvalues, spectral_entropy
-from ._validation import check_bandwidth, check_X, validate_estimator_X
+from ._params import RANK, parameter_constraints, validated
+from ._validation import check_X, validate_estimator_X
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
-
-#: sklearn constraints of the parameters, shared by the functions and the estimators.
-_EPS = [Interval(Real, 0, 1, closed="left")]
-_ORDER = [Interval(Real, 0, math.inf, closed="right")]
-_BANDWIDTH = [Interval(Real, 0, None, closed="neither"), StrOptions({"scale", "median"})]
-
-
-def _refuse_bool(name: str, value) -> None:
-    """sklearn's ``Interval(Real, ...)`` takes True for 1: a bool is a mistake here."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type bool.")
 
 
 def _check_data(X):
@@ -74,7 +62,6 @@ def singular_values(X) -> tuple[np.ndarray, float]:
 
 def effective_rank_of(s: np.ndarray, eps: float = 0.0) -> float:
     """RankMe of the singular values ``s``: ``exp(-sum p log p)``, ``p = s / sum(s) + eps``."""
-    _refuse_bool("eps", eps)
     total = float(np.sum(s))
     if total == 0.0:
         return 0.0
@@ -85,11 +72,8 @@ def effective_rank_of(s: np.ndarray, eps: float = 0.0) -> float:
     return math.exp(-float(np.sum(p * np.log(p))))
 
 
-@validate_params(
-    {"X": ["array-like"], "eps": _EPS},
-    prefer_skip_nested_validation=True,
-)
-def effective_rank(X: ArrayLike, *, eps: float = 0.0) -> float:
+@validated(RANK)
+def effective_rank(X: ArrayLike, *, eps: float = RANK.eps) -> float:
     """Effective rank of an embedding matrix, as RankMe defines it.
 
     ``RankMe(X) = exp(-sum_k p_k log p_k)`` with ``p_k = s_k / sum_j s_j``,
@@ -152,7 +136,6 @@ def effective_rank(X: ArrayLike, *, eps: float = 0.0) -> float:
 
 def vendi_of(X, sigma: float, order: float) -> float:
     """Vendi score of validated X at bandwidth ``sigma``: ``exp(H_q)`` of ``eig(K) / N``."""
-    _refuse_bool("order", order)
     xp = namespace(X)
     n = X.shape[0]
     check_dense_fits(n, available=device_memory_bytes(xp, X))
@@ -164,27 +147,17 @@ def vendi_of(X, sigma: float, order: float) -> float:
 
 def _vendi(X, bandwidth, order, random_state) -> tuple[float, float]:
     """Vendi score and resolved sigma of validated X."""
-    sigma = resolve_bandwidth(
-        X, check_bandwidth(bandwidth), random_state=check_random_state(random_state)
-    )
+    sigma = resolve_bandwidth(X, bandwidth, random_state=check_random_state(random_state))
     return vendi_of(X, sigma, order), sigma
 
 
-@validate_params(
-    {
-        "X": ["array-like"],
-        "bandwidth": _BANDWIDTH,
-        "order": _ORDER,
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
+@validated(RANK)
 def vendi_score(
     X: ArrayLike,
     *,
-    bandwidth: float | str = "scale",
-    order: float = 1.0,
-    random_state: int | np.random.RandomState | None = None,
+    bandwidth: float | str = RANK.bandwidth,
+    order: float = RANK.order,
+    random_state: int | np.random.RandomState | None = RANK.random_state,
 ) -> float:
     """Vendi score of the Gaussian kernel: the effective number of distinct points.
 
@@ -296,10 +269,10 @@ class EffectiveRank(BaseEstimator):
     3.0
     """
 
-    _parameter_constraints: dict = {"eps": _EPS}
-
-    def __init__(self, *, eps: float = 0.0):
+    def __init__(self, *, eps: float = RANK.eps):
         self.eps = eps
+
+    _parameter_constraints: dict = parameter_constraints(__init__, RANK)
 
     def fit(self, X: ArrayLike, y: None = None) -> EffectiveRank:
         """Compute the effective rank of X.
@@ -390,22 +363,18 @@ class VendiScore(BaseEstimator):
     True
     """
 
-    _parameter_constraints: dict = {
-        "bandwidth": _BANDWIDTH,
-        "order": _ORDER,
-        "random_state": ["random_state"],
-    }
-
     def __init__(
         self,
         *,
-        bandwidth: float | str = "scale",
-        order: float = 1.0,
-        random_state: int | np.random.RandomState | None = None,
+        bandwidth: float | str = RANK.bandwidth,
+        order: float = RANK.order,
+        random_state: int | np.random.RandomState | None = RANK.random_state,
     ):
         self.bandwidth = bandwidth
         self.order = order
         self.random_state = random_state
+
+    _parameter_constraints: dict = parameter_constraints(__init__, RANK)
 
     def fit(self, X: ArrayLike, y: None = None) -> VendiScore:
         """Resolve the bandwidth on X and compute its Vendi score.

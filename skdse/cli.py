@@ -42,7 +42,7 @@ from . import __version__
 from ._engine.dask import ClusterDataLost, ClusterError
 from ._engine.resources import InsufficientMemoryError
 from ._io import STDIN_NAME, CLIError, check_readable, first_line, load_array, load_labels
-from ._validation import check_entropy_params
+from ._params import ENTROPY
 
 __all__ = ["CLIError", "build_parser", "load_array", "load_labels", "main"]
 
@@ -83,39 +83,50 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--affinity",
-        default="gaussian",
-        choices=("gaussian", "knn"),
-        help="the kernel: dense Gaussian, or the sparse adaptive kNN graph (default: gaussian)",
+        default=ENTROPY.affinity,
+        choices=ENTROPY.choices("affinity"),
+        help="the kernel: dense Gaussian, or the sparse adaptive kNN graph "
+        f"(default: {ENTROPY.affinity})",
     )
     parser.add_argument(
         "--bandwidth",
         type=_bandwidth,
-        default="scale",
+        default=ENTROPY.bandwidth,
         help="float sigma, 'scale' or 'median': the Gaussian kernel's width, ignored by "
-        "--affinity knn ('knn' is deprecated: use --affinity knn) (default: scale)",
+        f"--affinity knn ('knn' is deprecated: use --affinity knn) (default: {ENTROPY.bandwidth})",
     )
-    parser.add_argument("--t", type=float, default=1.0, help="diffusion time (default: 1)")
-    parser.add_argument("--base", type=float, default=2.0, help="log base (default: 2, bits)")
-    parser.add_argument("--solver", default="auto", choices=("auto", "exact", "slq"))
-    parser.add_argument("--backend", default="auto", choices=("auto", "numpy", "cupy"))
-    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    parser.add_argument(
+        "--t", type=float, default=ENTROPY.t, help=f"diffusion time (default: {ENTROPY.t})"
+    )
+    parser.add_argument(
+        "--base", type=float, default=ENTROPY.base, help=f"log base (default: {ENTROPY.base}, bits)"
+    )
+    parser.add_argument(
+        "--order",
+        type=float,
+        default=ENTROPY.order,
+        help=f"Rényi order: 1 Shannon, inf min-entropy (default: {ENTROPY.order:g})",
+    )
+    parser.add_argument("--solver", default=ENTROPY.solver, choices=ENTROPY.choices("solver"))
+    parser.add_argument("--backend", default=ENTROPY.backend, choices=ENTROPY.choices("backend"))
+    parser.add_argument("--dtype", default=ENTROPY.dtype, choices=ENTROPY.choices("dtype"))
     parser.add_argument(
         "--max-samples",
         type=_max_samples,
-        default=10000,
-        help="subsample above this many rows; 'none' for all (default: 10000)",
+        default=ENTROPY.max_samples,
+        help=f"subsample above this many rows; 'none' for all (default: {ENTROPY.max_samples})",
     )
     parser.add_argument(
         "--operator",
-        default="auto",
-        choices=("auto", "dense", "matrix_free"),
-        help="what slq multiplies with (default: auto)",
+        default=ENTROPY.operator,
+        choices=ENTROPY.choices("operator"),
+        help=f"what slq multiplies with (default: {ENTROPY.operator})",
     )
     parser.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
     parser.add_argument(
         "--n-jobs",
         type=int,
-        default=None,
+        default=ENTROPY.n_jobs,
         help="CPUs to use, as scikit-learn's n_jobs (-1: all this process may use; "
         "default: all for the matrix-free products, one process for the terms)",
     )
@@ -139,8 +150,9 @@ def _subsamples(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--n-subsamples",
         type=int,
-        default=1,
-        help="mean DSE over this many independent subsamples of --max-samples rows (default: 1)",
+        default=ENTROPY.n_subsamples,
+        help="mean DSE over this many independent subsamples of --max-samples rows "
+        f"(default: {ENTROPY.n_subsamples})",
     )
 
 
@@ -160,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--labels", help="class labels, one per embedding row")
     ref.add_argument("--reference", help="a continuous reference (vector or scalar per row)")
     p.add_argument("--labels-key", help="array name inside a .npz labels/reference file")
-    p.add_argument("--n-repeats", type=int, default=5, help="random subsets per class")
+    p.add_argument(
+        "--n-repeats", type=int, default=ENTROPY.n_repeats, help="random subsets per class"
+    )
     p = sub.add_parser("profile", help="DSE over a range of diffusion times")
     _common(p)
     _subsamples(p)
@@ -186,6 +200,7 @@ def _params(args) -> dict:
         bandwidth=args.bandwidth,
         t=args.t,
         base=args.base,
+        order=args.order,
         solver=args.solver,
         operator=args.operator,
         backend=args.backend,
@@ -261,9 +276,9 @@ def _run_measure(args, emit) -> None:
     inputs += filter(None, [getattr(args, "reference", None)])
     if inputs.count("-") > 1:
         raise CLIError("standard input ('-') can be read only once")
-    counts = {k: getattr(args, k) for k in ("n_repeats", "n_subsamples") if hasattr(args, k)}
+    estimator = _estimator(args)
     try:  # an option's bad value is not the first file's fault: say so before reading any
-        check_entropy_params(**_params(args), **counts)
+        estimator._validate_params()
     except (ValueError, TypeError) as exc:
         raise CLIError(first_line(exc)) from None
     for path in inputs:  # before any computing: a typo in the last file costs nothing
@@ -276,15 +291,22 @@ def _run_measure(args, emit) -> None:
                 reference = reference[:, 0]
         for path in args.embeddings:
             try:
-                emit(_measure_file(args, path, reference))
+                emit(_measure_file(args, path, reference, estimator))
             except (ValueError, TypeError, InsufficientMemoryError) as exc:
                 name = STDIN_NAME if path == "-" else path
                 raise CLIError(f"{name}: {first_line(exc)}") from None
 
 
-def _measure_file(args, path, reference) -> dict:
+def _estimator(args):
+    """The estimator of the command, with the options' parameters (validated by its fit)."""
     from ._estimators import DiffusionSpectralEntropy, DiffusionSpectralMI
 
+    if args.command == "mi":
+        return DiffusionSpectralMI(n_repeats=args.n_repeats, **_params(args))
+    return DiffusionSpectralEntropy(n_subsamples=args.n_subsamples, **_params(args))
+
+
+def _measure_file(args, path, reference, estimator) -> dict:
     X = load_array(path, args.key, columns=args.columns, drop_columns=args.drop_columns)
     n_samples = int(X.shape[0]) if X.ndim else 0
     start = time.perf_counter()
@@ -299,7 +321,7 @@ def _measure_file(args, path, reference) -> dict:
                 )
         else:
             y = load_labels(args.labels, n_samples, args.labels_key)
-        est = _fit(DiffusionSpectralMI(n_repeats=args.n_repeats, **_params(args)), X, args, y)
+        est = _fit(estimator, X, args, y)
         row.update(
             DSMI=est.mutual_information_,
             DSE=est.entropy_,
@@ -309,9 +331,7 @@ def _measure_file(args, path, reference) -> dict:
             n_samples_used=int(est.n_samples_used_),
         )
     else:
-        est = _fit(
-            DiffusionSpectralEntropy(n_subsamples=args.n_subsamples, **_params(args)), X, args
-        )
+        est = _fit(estimator, X, args)
         if args.command == "profile":
             row.update(
                 {f"t={t:g}": float(h) for t, h in zip(args.ts, est.entropy_profile(args.ts))}

@@ -21,27 +21,27 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
-
 from ._engine.backend import releases_device_memory
 from ._entropy import compute_dse
 from ._mi import compute_dsmi
-from ._partition import check_partition_params, partition_reference
+from ._params import (
+    ENTROPY,
+    PARTITION,
+    SCORING,
+    EntropyParams,
+    PartitionParams,
+    entropy_params,
+    validated,
+)
+from ._partition import partition_reference
 from ._validation import (
     check_not_masked,
     check_X,
-    entropy_params_from,
     warn_if_degenerate,
     warn_if_deprecated_bandwidth,
 )
 
 __all__ = ["dse_scorer", "dsmi_scorer", "make_dse_scorer", "make_dsmi_scorer"]
-
-
-def _check_greater_is_better(greater_is_better) -> bool:
-    if not isinstance(greater_is_better, (bool, np.bool_)):
-        raise TypeError(f"greater_is_better must be True or False, got {greater_is_better!r}.")
-    return bool(greater_is_better)
 
 
 class _EmbeddingScorer:
@@ -50,12 +50,12 @@ class _EmbeddingScorer:
     def __init__(
         self,
         measure: str,
-        params,
-        random_state,
-        n_jobs=None,
+        params: EntropyParams,
         *,
-        partition: dict | None = None,
-        greater_is_better: bool = True,
+        random_state,
+        n_jobs,
+        greater_is_better,
+        partition: PartitionParams | None = None,
     ):
         self._measure = measure
         self._params = params
@@ -69,7 +69,7 @@ class _EmbeddingScorer:
         defaults = {k: p.default for k, p in inspect.signature(factory).parameters.items()}
         values = {
             **vars(self._params),
-            **(self._partition or {}),
+            **(vars(self._partition) if self._partition is not None else {}),
             "random_state": self._random_state,
             "n_jobs": self._n_jobs,
             "greater_is_better": self._sign > 0,
@@ -102,8 +102,15 @@ class _EmbeddingScorer:
             warn_if_degenerate(res.diagnostics, res.bandwidth)
             return res.entropy
         # the estimators' path: the same partition of y (labels, bins or clusters)
+        p = self._partition
         labels = partition_reference(
-            y, n_samples=Z.shape[0], random_state=self._random_state, **self._partition
+            y,
+            n_samples=Z.shape[0],
+            y_type=p.y_type,
+            n_bins=p.n_bins,
+            n_clusters=p.n_clusters,
+            clusterer=p.clusterer,
+            random_state=self._random_state,
         )
         res = compute_dsmi(
             Z, labels, self._params, random_state=self._random_state, n_jobs=self._n_jobs
@@ -112,25 +119,27 @@ class _EmbeddingScorer:
         return res.mutual_information
 
 
+@validated(ENTROPY, SCORING)
 def make_dse_scorer(
     *,
-    affinity="gaussian",
-    bandwidth="scale",
-    t=1,
-    base=2,
-    max_samples=10000,
-    n_subsamples=1,
-    solver="auto",
-    operator="auto",
-    n_neighbors=15,
-    n_lanczos_steps=30,
-    n_probes=32,
-    n_deflate=64,
-    backend="auto",
-    dtype="float64",
-    random_state=None,
-    n_jobs=None,
-    greater_is_better: bool = True,
+    affinity=ENTROPY.affinity,
+    bandwidth=ENTROPY.bandwidth,
+    t=ENTROPY.t,
+    base=ENTROPY.base,
+    order=ENTROPY.order,
+    max_samples=ENTROPY.max_samples,
+    n_subsamples=ENTROPY.n_subsamples,
+    solver=ENTROPY.solver,
+    operator=ENTROPY.operator,
+    n_neighbors=ENTROPY.n_neighbors,
+    n_lanczos_steps=ENTROPY.n_lanczos_steps,
+    n_probes=ENTROPY.n_probes,
+    n_deflate=ENTROPY.n_deflate,
+    backend=ENTROPY.backend,
+    dtype=ENTROPY.dtype,
+    random_state=ENTROPY.random_state,
+    n_jobs=ENTROPY.n_jobs,
+    greater_is_better: bool = SCORING.greater_is_better,
 ):
     """Make a scorer that returns the DSE of ``estimator.transform(X)``.
 
@@ -139,7 +148,7 @@ def make_dse_scorer(
 
     Parameters
     ----------
-    affinity, bandwidth, t, base, max_samples, n_subsamples, solver, operator, \
+    affinity, bandwidth, t, base, order, max_samples, n_subsamples, solver, operator, \
 n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
         As in :func:`skdse.diffusion_spectral_entropy`.
     n_jobs : int or None, default=None
@@ -168,35 +177,59 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
     >>> make_dse_scorer(t=2, greater_is_better=False)
     make_dse_scorer(t=2.0, greater_is_better=False)
     """
-    sign = _check_greater_is_better(greater_is_better)
     warn_if_deprecated_bandwidth(bandwidth)
-    params = entropy_params_from(locals())
-    return _EmbeddingScorer("dse", params, random_state, n_jobs, greater_is_better=sign)
+    params = entropy_params(
+        affinity=affinity,
+        bandwidth=bandwidth,
+        t=t,
+        base=base,
+        order=order,
+        max_samples=max_samples,
+        n_subsamples=n_subsamples,
+        solver=solver,
+        operator=operator,
+        n_neighbors=n_neighbors,
+        n_lanczos_steps=n_lanczos_steps,
+        n_probes=n_probes,
+        n_deflate=n_deflate,
+        backend=backend,
+        dtype=dtype,
+        n_jobs=n_jobs,
+    )
+    return _EmbeddingScorer(
+        "dse",
+        params,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        greater_is_better=greater_is_better,
+    )
 
 
+@validated(ENTROPY, PARTITION, SCORING)
 def make_dsmi_scorer(
     *,
-    affinity="gaussian",
-    bandwidth="scale",
-    t=1,
-    base=2,
-    n_repeats=5,
-    max_samples=10000,
-    solver="auto",
-    operator="auto",
-    n_neighbors=15,
-    n_lanczos_steps=30,
-    n_probes=32,
-    n_deflate=64,
-    backend="auto",
-    dtype="float64",
-    y_type="auto",
-    n_bins=10,
-    n_clusters=10,
-    clusterer=None,
-    random_state=None,
-    n_jobs=None,
-    greater_is_better: bool = True,
+    affinity=ENTROPY.affinity,
+    bandwidth=ENTROPY.bandwidth,
+    t=ENTROPY.t,
+    base=ENTROPY.base,
+    order=ENTROPY.order,
+    n_repeats=ENTROPY.n_repeats,
+    max_samples=ENTROPY.max_samples,
+    solver=ENTROPY.solver,
+    operator=ENTROPY.operator,
+    n_neighbors=ENTROPY.n_neighbors,
+    n_lanczos_steps=ENTROPY.n_lanczos_steps,
+    n_probes=ENTROPY.n_probes,
+    n_deflate=ENTROPY.n_deflate,
+    backend=ENTROPY.backend,
+    dtype=ENTROPY.dtype,
+    y_type=PARTITION.y_type,
+    n_bins=PARTITION.n_bins,
+    n_clusters=PARTITION.n_clusters,
+    clusterer=PARTITION.clusterer,
+    random_state=ENTROPY.random_state,
+    n_jobs=ENTROPY.n_jobs,
+    greater_is_better: bool = SCORING.greater_is_better,
 ):
     """Make a scorer that returns DSMI between ``estimator.transform(X)`` and y.
 
@@ -209,7 +242,7 @@ def make_dsmi_scorer(
 
     Parameters
     ----------
-    affinity, bandwidth, t, base, n_repeats, max_samples, solver, operator, \
+    affinity, bandwidth, t, base, order, n_repeats, max_samples, solver, operator, \
 n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state, n_jobs
         As in :func:`skdse.diffusion_spectral_mutual_information`.
     y_type : {"auto", "discrete", "continuous"}, default="auto"
@@ -254,12 +287,35 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state,
     >>> scorer
     make_dsmi_scorer(n_bins=5, random_state=0)
     """
-    sign = _check_greater_is_better(greater_is_better)
     warn_if_deprecated_bandwidth(bandwidth)
-    params = entropy_params_from(locals())
-    partition = check_partition_params(y_type, n_bins, n_clusters, clusterer)
+    params = entropy_params(
+        affinity=affinity,
+        bandwidth=bandwidth,
+        t=t,
+        base=base,
+        order=order,
+        n_repeats=n_repeats,
+        max_samples=max_samples,
+        solver=solver,
+        operator=operator,
+        n_neighbors=n_neighbors,
+        n_lanczos_steps=n_lanczos_steps,
+        n_probes=n_probes,
+        n_deflate=n_deflate,
+        backend=backend,
+        dtype=dtype,
+        n_jobs=n_jobs,
+    )
+    partition = PartitionParams(
+        y_type=y_type, n_bins=int(n_bins), n_clusters=int(n_clusters), clusterer=clusterer
+    )
     return _EmbeddingScorer(
-        "dsmi", params, random_state, n_jobs, partition=partition, greater_is_better=sign
+        "dsmi",
+        params,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        greater_is_better=greater_is_better,
+        partition=partition,
     )
 
 

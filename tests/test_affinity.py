@@ -120,15 +120,18 @@ def test_bad_affinity(affinity):
         lambda: make_dsmi_scorer(affinity=affinity),
     ]
     for call in calls:
-        with pytest.raises(ValueError, match="affinity must be one of"):
+        with pytest.raises(ValueError, match=r"'affinity' parameter of \w+ must be a str among"):
             call()
 
 
 def test_bandwidth_is_a_width_only():
-    from skdse._validation import check_bandwidth
+    from skdse._params import entropy_params
+    from skdse.baselines import BaselineEntropy
 
-    with pytest.raises(ValueError, match="bandwidth"):
-        check_bandwidth("knn")  # only the entry points translate the old spelling
+    params = entropy_params(bandwidth="knn")  # the settings never hold the old spelling
+    assert (params.affinity, params.bandwidth) == ("knn", "scale")
+    with pytest.raises(ValueError, match="'bandwidth' parameter of BaselineEntropy"):
+        BaselineEntropy("matrix_entry", bandwidth="knn").fit(X)  # no kNN affinity there
 
 
 def test_cli_affinity_knn(tmp_path):

@@ -123,7 +123,7 @@ def test_score_checks_n_features():
     est = DiffusionSpectralEntropy().fit(X_OK)
     with pytest.raises(ValueError, match="features"):
         est.score(X_OK[:, :2])
-    with pytest.raises(ValueError, match="t must be"):
+    with pytest.raises(ValueError, match="'t' parameter of DiffusionSpectralEntropy must be"):
         DiffusionSpectralEntropy(t=-1).fit(X_OK)
 
 

@@ -47,7 +47,7 @@ def test_entropy_profile_matches_refits(digits):
     for t, h in zip(ts, profile):
         assert abs(h - DiffusionSpectralEntropy(t=t).fit(X).entropy_) < 1e-12
     assert isinstance(est.entropy_profile(2), float)
-    with pytest.raises(ValueError, match="t must be"):
+    with pytest.raises(ValueError, match="'t' parameter of entropy_profile must be"):
         est.entropy_profile([1, 0])
 
 

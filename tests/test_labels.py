@@ -207,16 +207,16 @@ def test_scorer_clusterer_option():
         ("y_type", "labels", ValueError),
         ("n_bins", 1, ValueError),
         ("n_bins", 2.5, TypeError),
-        ("n_clusters", 1, ValueError),
+        ("n_clusters", 0, ValueError),
         ("clusterer", "kmeans", TypeError),
         ("greater_is_better", "yes", TypeError),
     ],
 )
 def test_scorer_options_are_validated_up_front(option, value, exc):
-    with pytest.raises(exc, match=f"{option} must be"):
+    with pytest.raises(exc, match=f"'{option}' parameter of make_dsmi_scorer must be"):
         make_dsmi_scorer(**{option: value})
     if option == "greater_is_better":
-        with pytest.raises(exc, match=f"{option} must be"):
+        with pytest.raises(exc, match=f"'{option}' parameter of make_dse_scorer must be"):
             make_dse_scorer(**{option: value})
 
 

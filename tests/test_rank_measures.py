@@ -352,7 +352,7 @@ def test_effective_rank_bad_eps(eps, exc):
         (np.array([[1.0, np.inf], [0.0, 1.0]]), "infinity"),
         ([["a", "b"], ["c", "d"]], "X must hold real numbers"),
         (np.ones((3, 2)) + 1j, "Complex"),
-        ("not an array", "'X' parameter"),
+        ("not an array", "X must hold real numbers"),
     ],
 )
 def test_bad_X(measure, X, match):

@@ -22,6 +22,7 @@ from skdse._engine.spectrum import ExactSpectrum, spectral_entropy
 from skdse._entropy import EnsembleSpectrum
 
 from ._data import DATASETS
+from ._tolerances import EXACT_TOL
 
 INF = math.inf
 #: Rounding of the Rényi formulas on spectra of <= 100 eigenvalues: a few
@@ -376,3 +377,54 @@ def test_slq_agrees_with_exact_for_renyi_orders(spectra_of_datasets, name, order
             continue
         e = exact.entropy(t, 2.0, order)
         assert abs(slq.entropy(t, 2.0, order) - e) <= max(0.02, 0.005 * e), (t, e)
+
+
+def test_order_reaches_every_public_entry_point(tmp_path):
+    """``order`` through the function, the estimators, the scorers, the profile and the CLI."""
+    import json
+    import subprocess
+    import sys
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skdse import (
+        DiffusionSpectralEntropy,
+        DiffusionSpectralMI,
+        diffusion_spectral_entropy,
+        diffusion_spectral_mutual_information,
+    )
+    from skdse.scoring import make_dse_scorer, make_dsmi_scorer
+
+    X = np.random.default_rng(1).normal(size=(120, 3))
+    y = np.repeat([0, 1, 2], 40)
+    est = DiffusionSpectralEntropy(order=2.0).fit(X)
+    direct = spectral_entropy(est.eigenvalues_, 1.0, 2.0, order=2.0)
+    shannon = diffusion_spectral_entropy(X)
+    assert abs(est.entropy_ - direct) <= EXACT_TOL
+    assert est.entropy_ < shannon - 0.1  # the order changed the number
+    assert abs(diffusion_spectral_entropy(X, order=2.0) - direct) <= EXACT_TOL
+    assert abs(est.entropy_profile(1.0) - direct) <= EXACT_TOL
+    identity = FunctionTransformer().fit(X)
+    assert abs(make_dse_scorer(order=2.0)(identity, X) - direct) <= EXACT_TOL
+    mi = diffusion_spectral_mutual_information(X, y, order=2.0, random_state=0)
+    assert mi != diffusion_spectral_mutual_information(X, y, random_state=0)
+    est_mi = DiffusionSpectralMI(order=2.0, random_state=0).fit(X, y)
+    assert abs(est_mi.mutual_information_ - mi) <= EXACT_TOL
+    assert abs(make_dsmi_scorer(order=2.0, random_state=0)(identity, X, y) - mi) <= EXACT_TOL
+    np.save(tmp_path / "X.npy", X)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skdse",
+            "entropy",
+            str(tmp_path / "X.npy"),
+            "--order",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert abs(json.loads(out.stdout)["DSE"] - direct) <= EXACT_TOL

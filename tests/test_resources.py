@@ -30,7 +30,7 @@ from skdse._engine.resources import (
     threads_per_task,
     usable_cpu_count,
 )
-from skdse._validation import check_entropy_params
+from skdse._params import entropy_params
 from skdse.scoring import make_dse_scorer, make_dsmi_scorer
 
 from ._data import ENTROPY_ENTRY_POINTS
@@ -186,7 +186,7 @@ def test_cgroup_limit_refuses_what_meminfo_alone_would_run(tmp_path, monkeypatch
 def test_slq_stores_the_operator_only_if_the_cgroup_has_room(tmp_path, monkeypatch):
     # dense float32 (~40 MB) + Lanczos vectors (~69 MB) > half of 200 MB: recompute instead
     X = np.random.default_rng(0).normal(size=(3000, 2))
-    params = check_entropy_params(solver="slq")
+    params = entropy_params(solver="slq")
     root = fake_tree(tmp_path, files={"memory.max": f"{200 * 10**6}\n", "memory.current": "0\n"})
     monkeypatch.setattr(_resources, "ROOT", str(root))
     assert isinstance(engine_solve._slq_operator(LOCAL, X, 1.0, params), MatrixFreeOperator)
@@ -298,10 +298,10 @@ _CALLS = {
 @pytest.mark.parametrize(
     "value, exc, message",
     [
-        (0, ValueError, "n_jobs must be None, a positive integer or a negative one, got 0"),
-        (1.5, TypeError, "n_jobs must be an integer or None, got 1.5"),
-        ("all", TypeError, "n_jobs must be an integer or None, got 'all'"),
-        (True, TypeError, "n_jobs must be an integer or None, got True"),
+        (0, ValueError, r"'n_jobs' parameter of .* Got 0 instead"),
+        (1.5, TypeError, r"'n_jobs' parameter of .* Got 1.5 instead"),
+        ("all", TypeError, r"'n_jobs' parameter of .* Got 'all' instead"),
+        (True, TypeError, r"'n_jobs' parameter of .* Got True instead"),
     ],
 )
 def test_bad_n_jobs_is_refused_naming_it(call, value, exc, message):

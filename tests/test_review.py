@@ -91,9 +91,9 @@ def test_entropy_of_one_distinct_point_is_positive_zero():
 @pytest.mark.parametrize(
     "option, message",
     [
-        (["--n-jobs", "0"], "n_jobs must be None, a positive integer"),
-        (["--max-samples", "1"], "max_samples must be an integer >= 2"),
-        (["--n-subsamples", "0"], "n_subsamples must be an integer >= 1"),
+        (["--n-jobs", "0"], "'n_jobs' parameter of DiffusionSpectralEntropy must be None"),
+        (["--max-samples", "1"], "'max_samples' parameter of DiffusionSpectralEntropy must be"),
+        (["--n-subsamples", "0"], "'n_subsamples' parameter of DiffusionSpectralEntropy must be"),
     ],
 )
 def test_cli_bad_option_is_not_blamed_on_a_file(tmp_path, capsys, option, message):

@@ -224,7 +224,7 @@ X_OK = np.random.default_rng(0).normal(size=(30, 3))
         (np.linspace(0, 1, 30), {"n_bins": 1}, ValueError, "n_bins"),
         (np.linspace(0, 1, 30), {"y_type": "ordinal"}, ValueError, "y_type"),
         (np.ones((30, 4)), {"clusterer": object()}, TypeError, "clusterer"),
-        (np.ones((30, 4)), {"n_clusters": 1}, ValueError, "n_clusters"),
+        (np.ones((30, 4)), {"n_clusters": 0}, ValueError, "n_clusters"),
         (np.arange(29), {"y_type": "discrete"}, ValueError, "inconsistent numbers of samples"),
         (np.ones((30, 2)), {"y_type": "discrete"}, ValueError, "y_type='discrete'"),
     ],

@@ -1,6 +1,5 @@
 """The scalable spectrum: SLQ against exact, its error bar, and the operators."""
 
-import inspect
 import warnings
 
 import numpy as np
@@ -23,10 +22,9 @@ from skdse._engine.kernels import diffusion_operator
 from skdse._engine.knn import knn_operator
 from skdse._engine.operators import MatrixFreeOperator, dense_operator
 from skdse._engine.solve import AUTO_EXACT_MAX
-from skdse._validation import check_entropy_params
 from skdse.datasets import make_branching_tree, make_noisy_subspace
 
-from ._data import DATASETS, ENTROPY_ENTRY_POINTS
+from ._data import DATASETS
 from ._tolerances import SLQ_TOL
 
 
@@ -208,14 +206,6 @@ def test_bad_solver_parameters(param, value, exc):
     ):
         with pytest.raises(exc, match=param):
             call()
-
-
-def test_public_defaults_agree_with_one_source():
-    defaults = check_entropy_params()
-    for fn in ENTROPY_ENTRY_POINTS:
-        for name, p in inspect.signature(fn).parameters.items():
-            if hasattr(defaults, name) and name != "n_repeats":
-                assert p.default == getattr(defaults, name), (fn, name)
 
 
 @pytest.mark.parametrize("value, exc", [(0, ValueError), (1.5, TypeError)])

@@ -25,7 +25,8 @@ from skdse import (
 )
 from skdse._entropy import compute_dse
 from skdse._mi import compute_dsmi
-from skdse._validation import check_entropy_params, check_X
+from skdse._params import entropy_params
+from skdse._validation import check_X
 from skdse.scoring import make_dse_scorer, make_dsmi_scorer
 
 Y = np.repeat([0, 1, 2], 20)
@@ -105,14 +106,14 @@ def test_results_carry_the_diagnostics_and_the_engine_does_not_warn():
     Xc = check_X(X)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        wide = compute_dse(Xc, check_entropy_params(bandwidth=HUGE), random_state=0)
-        narrow = compute_dse(Xc, check_entropy_params(bandwidth=TINY), random_state=0)
-        mi = compute_dsmi(Xc, Y, check_entropy_params(bandwidth=HUGE, n_repeats=2), random_state=0)
+        wide = compute_dse(Xc, entropy_params(bandwidth=HUGE), random_state=0)
+        narrow = compute_dse(Xc, entropy_params(bandwidth=TINY), random_state=0)
+        mi = compute_dsmi(Xc, Y, entropy_params(bandwidth=HUGE, n_repeats=2), random_state=0)
     assert wide.diagnostics.mean_affinity > 0.99 and wide.diagnostics.problem() == "wide"
     assert wide.diagnostics.n_samples == 60
     assert narrow.diagnostics.mean_mass < 0.01 and narrow.diagnostics.problem() == "narrow"
     assert mi.diagnostics.mean_affinity > 0.99 and mi.diagnostics.problem() == "wide"
-    sensible = compute_dse(Xc, check_entropy_params(), random_state=0).diagnostics
+    sensible = compute_dse(Xc, entropy_params(), random_state=0).diagnostics
     assert sensible.problem() is None and 0.01 < sensible.mean_affinity < 0.99
 
 

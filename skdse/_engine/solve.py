@@ -33,7 +33,7 @@ AUTO_EXACT_MAX = 2500
 
 
 class SolverSettings(Protocol):
-    """The settings :func:`solve` reads (``skdse._validation.EntropyParams`` has them)."""
+    """The settings :func:`solve` reads (``skdse._params.EntropyParams`` has them)."""
 
     affinity: str
     solver: str
