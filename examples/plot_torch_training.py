@@ -15,7 +15,7 @@ DSMI rises as the layers learn the classes, most in the deepest layer; with
 shuffled labels the training accuracy creeps above chance (memorisation
 starts) while the held-out accuracy stays at chance and the layers gain far
 less information about the true classes (the paper's memorisation
-experiment, in miniature: a few epochs, CPU only).
+experiment in miniature: ten epochs, seconds on a CPU).
 """
 
 # %%
