@@ -1,0 +1,77 @@
+"""What the PyTorch training example (examples/plot_torch_training.py) relies on.
+
+A layer's activations are handed to skdse as torch tensors, on their own
+device; on the CPU they must give the numbers of their NumPy copy, and a
+convolutional layer's 4-D output, flattened to (N, -1), is a 2-D input.
+"""
+
+import numpy as np
+import pytest
+
+import skdse
+
+from ._tolerances import EXACT_TOL, F32_TOL
+
+torch = pytest.importorskip("torch")
+
+Y = np.repeat(np.arange(3), 40)
+
+
+def _tensor(dtype):
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.randn(3, 12, generator=gen, dtype=torch.float64) * 3
+    X = centres.repeat_interleave(40, dim=0) + torch.randn(
+        120, 12, generator=gen, dtype=torch.float64
+    )
+    return X.to(dtype)
+
+
+def _both(X, **kw):
+    """(DSE, DSMI) of X, with the same seeds."""
+    h = skdse.diffusion_spectral_entropy(X, random_state=0, **kw)
+    mi = skdse.diffusion_spectral_mutual_information(X, Y, random_state=0, n_repeats=2, **kw)
+    return h, mi
+
+
+@pytest.mark.parametrize("tensor_dtype", ["float64", "float32"])
+def test_cpu_tensor_gives_the_numbers_of_its_numpy_copy(tensor_dtype):
+    X = _tensor(getattr(torch, tensor_dtype))
+    got, ref = _both(X), _both(X.numpy())
+    assert all(isinstance(v, float) for v in got)
+    # X is taken in float64 on both paths (a float32 tensor is widened exactly), so
+    # only the eigensolvers differ (PyTorch's and SciPy's LAPACK drivers): EXACT_TOL
+    # per DSE; DSMI is a difference of p-weighted DSE sums, hence twice that.
+    assert abs(got[0] - ref[0]) <= EXACT_TOL
+    assert abs(got[1] - ref[1]) <= 2 * EXACT_TOL
+
+
+def test_cpu_tensor_in_float32_arithmetic():
+    X = _tensor(torch.float32)
+    got, ref = _both(X, dtype="float32"), _both(X.numpy(), dtype="float32")
+    # two float32 eigensolvers, each within F32_TOL of the float64 value
+    assert abs(got[0] - ref[0]) <= 2 * F32_TOL
+    assert abs(got[1] - ref[1]) <= 4 * F32_TOL
+    exact = _both(X.numpy())
+    assert abs(got[0] - exact[0]) <= F32_TOL
+
+
+def test_forward_hook_activation_flattened_is_a_2d_input():
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU())
+    acts = {}
+    block.register_forward_hook(lambda mod, inp, out: acts.__setitem__("conv", out))
+    images = torch.rand(120, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        block(images)
+    out = acts["conv"]
+    assert out.shape == (120, 4, 8, 8)
+    # the 4-D tensor itself is refused with scikit-learn's message
+    with pytest.raises(ValueError, match="2D"):
+        skdse.diffusion_spectral_entropy(out)
+    Z = out.flatten(1)
+    assert Z.shape == (120, 4 * 8 * 8)
+    got = _both(Z)
+    ref = _both(out.numpy().reshape(120, -1))
+    assert abs(got[0] - ref[0]) <= EXACT_TOL
+    assert abs(got[1] - ref[1]) <= 2 * EXACT_TOL
+    assert 0 < got[0] <= np.log2(120) + EXACT_TOL
