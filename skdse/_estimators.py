@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._engine.backend import is_numpy, namespace, releases_device_memory
 from ._engine.placement import placement_of
@@ -64,15 +64,8 @@ class _SpectralMeasure(BaseEstimator):
         if is_numpy(namespace(X)):  # float64 whatever dtype, as check_X
             return validate_estimator_X(self, X, reset=reset)
         X = check_X(X)
-        if reset:
-            self.n_features_in_ = X.shape[1]
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
+        # scikit-learn's n_features_in_ / feature_names_in_ bookkeeping, X left where it is
+        validate_data(self, X, reset=reset, skip_check_array=True)
         return X
 
     def __sklearn_tags__(self):
