@@ -234,9 +234,11 @@ def diffusion_spectral_entropy(
         takes the t at the knee of the entropy profile, as PHATE picks its t
         (Moon et al. 2019): DSE (of this ``order``) at the integer times 1 to
         100, from the one spectrum (no further eigensolver run), and the knee
-        by the two-line L-method (Salvador and Chan 2004) in PHATE's variant
-        (``find_knee_point``: the breakpoint whose two least-squares lines
-        have the least total absolute residual). A flat profile (one
+        by the two-line L-method (Salvador and Chan 2004) in PHATE's form
+        (``find_knee_point``: the breakpoint whose two least-squares lines,
+        both through it, have the least total absolute residual; PHATE's
+        code fits its right line through one more point, which puts its
+        knee one step later on smooth profiles). A flat profile (one
         eigenvalue, or all equal) gives t = 1. The knee depends on the grid's
         end (100) and not on ``base``; the same ``random_state`` gives the
         same t. :class:`DiffusionSpectralEntropy` keeps it as ``t_``.
