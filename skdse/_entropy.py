@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_memory as as_joblib_memory
 
 from ._engine.backend import releases_device_memory, take_rows, to_numpy
 from ._engine.kernels import KernelDiagnostics
+from ._engine.knee import knee_time
 from ._engine.placement import placement_of
 from ._engine.progress import progress
 from ._engine.resources import threads_per_task
@@ -78,6 +79,8 @@ class DSEResult:
     #: the kernel's affinities summarised (of the first subsample in an
     #: ensemble); the public entry points warn from them
     diagnostics: KernelDiagnostics
+    #: the diffusion time used: ``params.t``, or for ``"auto"`` the knee of the profile
+    t: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
     ran them. The workers share ``params.n_jobs``'s CPUs for their products
     (:func:`~skdse._engine.resources.threads_per_task`). No warning is raised here:
     the result carries the kernel's diagnostics, and the public entry point
-    warns from them (:func:`~skdse._validation.warn_if_degenerate`).
+    warns from them (:func:`~skdse._validation.warn_if_degenerate`). ``t="auto"`` is
+    resolved here, from the spectrum: the knee of its entropy profile
+    (:func:`~skdse._engine.knee.knee_time`; of the ensemble's mean profile).
     """
     rng = check_random_state(random_state)
     place = placement_of(X)
@@ -152,13 +157,15 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
         Xs = X if idx is None else take_rows(X, idx)
         spec, diag = cached_spectrum(Xs, sigma, params, seed)
         n_used = Xs.shape[0]
+    t = knee_time(spec, params.base, params.order) if params.t == "auto" else params.t
     return DSEResult(
-        entropy=float(spec.entropy(params.t, params.base, params.order)),
-        entropy_std=float(spec.entropy_std(params.t, params.base, params.order)),
+        entropy=float(spec.entropy(t, params.base, params.order)),
+        entropy_std=float(spec.entropy_std(t, params.base, params.order)),
         spectrum=spec,
         bandwidth=sigma,
         n_samples_used=n_used,
         diagnostics=diag,
+        t=t,
     )
 
 
@@ -221,9 +228,20 @@ def diffusion_spectral_entropy(
         (duplicated rows stay together as one point). ``"knn"`` is
         deprecated (a ``FutureWarning``; removed in the next release): it
         means ``affinity="knn"``.
-    t : float, default=1
+    t : float or "auto", default=1
         Diffusion time: the power of the eigenvalues. Larger t suppresses the
-        small, noise-driven eigenvalues and lowers the entropy.
+        small, noise-driven eigenvalues and lowers the entropy. ``"auto"``
+        takes the t at the knee of the entropy profile, as PHATE picks its t
+        (Moon et al. 2019): DSE (of this ``order``) at the integer times 1 to
+        100, from the one spectrum (no further eigensolver run), and the knee
+        by the two-line L-method (Salvador and Chan 2004) in PHATE's form
+        (``find_knee_point``: the breakpoint whose two least-squares lines,
+        both through it, have the least total absolute residual; PHATE's
+        code fits its right line through one more point, which puts its
+        knee one step later on smooth profiles). A flat profile (one
+        eigenvalue, or all equal) gives t = 1. The knee depends on the grid's
+        end (100) and not on ``base``; the same ``random_state`` gives the
+        same t. :class:`DiffusionSpectralEntropy` keeps it as ``t_``.
     base : float, default=2
         Logarithm base, > 1; 2 gives bits, ``math.e`` nats.
     order : float, default=1
@@ -332,6 +350,16 @@ def diffusion_spectral_entropy(
     DiffusionSpectralEntropy : the same measure as an estimator, which also
         keeps the spectrum and slq's standard error.
 
+    References
+    ----------
+    K. R. Moon, D. van Dijk, Z. Wang et al., "Visualizing structure and
+    transitions in high-dimensional biological data", Nature Biotechnology
+    37, 1482-1492, 2019 (PHATE; its t: the knee of the entropy profile).
+
+    S. Salvador and P. Chan, "Determining the number of clusters/segments in
+    hierarchical clustering/segmentation algorithms", Proc. 16th IEEE ICTAI,
+    pp. 576-584, 2004 (the L-method of ``t="auto"``'s knee).
+
     Examples
     --------
     >>> import numpy as np
@@ -345,6 +373,9 @@ def diffusion_spectral_entropy(
     True
     >>> h_knn = diffusion_spectral_entropy(X, affinity="knn", n_neighbors=10)
     >>> bool(0 <= h_knn <= np.log2(200))
+    True
+    >>> h_auto = diffusion_spectral_entropy(X, t="auto")  # the t at the profile's knee
+    >>> h_auto == diffusion_spectral_entropy(X, t=4)
     True
     """
     warn_if_deprecated_bandwidth(bandwidth)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -93,8 +95,11 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         Width sigma of the Gaussian affinity, ignored when ``affinity="knn"``;
         see :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
         means ``affinity="knn"``, with a ``FutureWarning`` in ``fit``).
-    t : float, default=1
-        Diffusion time (power of the eigenvalues).
+    t : float or "auto", default=1
+        Diffusion time (power of the eigenvalues). ``"auto"``: the t at the
+        knee of the training data's entropy profile (t = 1 to 100, from the
+        fitted spectrum; PHATE's rule, see :func:`diffusion_spectral_entropy`),
+        kept as ``t_`` and reused by :meth:`score`.
     base : float, default=2
         Logarithm base, > 1; 2 gives bits.
     order : float, default=1
@@ -155,6 +160,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     entropy_std_ : float
         Standard error of ``entropy_`` over slq's probes (0.0 when exact), or
         the spread over subsamples when ``n_subsamples > 1``.
+    t_ : float
+        The diffusion time used: ``t``, or for ``t="auto"`` the knee found
+        on the training data (:meth:`score` uses it then).
     solver_ : str
         The solver that ran, ``"exact"`` or ``"slq"``. ``solver="slq"`` runs
         the exact solver on at most ``1 + n_deflate + n_probes`` rows, where
@@ -190,6 +198,9 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     >>> slq = DiffusionSpectralEntropy(t=2, solver="slq", random_state=0).fit(X)
     >>> bool(abs(slq.entropy_ - est.entropy_) < 4 * slq.entropy_std_ + 0.01)
     True
+    >>> auto = DiffusionSpectralEntropy(t="auto").fit(X)  # t at the profile's knee
+    >>> auto.t_, auto.entropy_ == auto.entropy_profile(auto.t_)
+    (3.0, True)
     """
 
     def __init__(
@@ -266,6 +277,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.bandwidth_ = res.bandwidth
         self.entropy_ = res.entropy
         self.entropy_std_ = res.entropy_std
+        self.t_ = res.t
         self.spectrum_ = res.spectrum
         members = getattr(res.spectrum, "members", (res.spectrum,))
         self.solver_ = "exact" if isinstance(members[0], ExactSpectrum) else "slq"
@@ -294,6 +306,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         params = self._settings()
         X = self._check_X(X, params, reset=False)
         params = params.with_kernel(self.affinity_, self.bandwidth_)
+        if params.t == "auto":  # the knee of fit, as the kernel is fit's
+            params = replace(params, t=self.t_)
         res = compute_dse(X, params, random_state=self.random_state)
         warn_if_degenerate(res.diagnostics, res.bandwidth)
         return res.entropy
@@ -360,8 +374,11 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         Width sigma of the Gaussian affinity, ignored when ``affinity="knn"``;
         see :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
         means ``affinity="knn"``, with a ``FutureWarning`` in ``fit``).
-    t : float, default=1
-        Diffusion time.
+    t : float or "auto", default=1
+        Diffusion time of every term. ``"auto"``: the knee of X's DSE profile
+        as DSMI measures it (``entropy_`` as a function of t), one t for
+        every term (see :func:`diffusion_spectral_mutual_information`), kept
+        as ``t_`` and reused by :meth:`score`.
     base : float, default=2
         Logarithm base, > 1; 2 gives bits.
     order : float, default=1
@@ -431,6 +448,9 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         Size-matched marginal DSE, ``sum_g p_g DSE(X*_g)``.
     conditional_entropy_ : float
         ``sum_g p_g DSE(X | y=g)``.
+    t_ : float
+        The diffusion time of every term: ``t``, or for ``t="auto"`` the knee
+        found in ``fit`` (:meth:`score` uses it then).
     partition_ : ndarray of shape (n_samples,)
         The group of each training sample: y itself for labels, bin indices
         (1..n_bins) or cluster labels for a continuous reference. Pass it as
@@ -582,6 +602,8 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         params = self._settings()
         X = self._check_X(X, params, reset=False)
         params = params.with_kernel(self.affinity_, self.bandwidth_)
+        if params.t == "auto":  # the knee of fit, as the kernel is fit's
+            params = replace(params, t=self.t_)
         res = self._compute(X, self._partition(X, y), params)
         warn_if_degenerate(res.diagnostics, res.bandwidth)
         return res.mutual_information

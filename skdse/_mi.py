@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 
 from ._engine.backend import releases_device_memory, take_rows
 from ._engine.kernels import KernelDiagnostics
+from ._engine.knee import KNEE_TIMES, knee_index
 from ._engine.placement import placement_of
 from ._engine.progress import progress
 from ._engine.resources import check_dense_fits, threads_per_task
@@ -65,12 +66,15 @@ class DSMIResult:
     #: the kernel's affinities on the largest marginal subset, summarised; the
     #: public entry points warn from them. None for the baselines
     diagnostics: KernelDiagnostics | None = None
+    #: the diffusion time of every term (``"auto"`` resolved); None for the baselines
+    t: float | None = None
 
     def set_fitted_attributes(self, estimator) -> None:
         """Store the result on a fitted MI estimator, under scikit-learn's ``name_`` convention."""
         if self.solver is not None:
             estimator.solver_ = self.solver
             estimator.n_samples_used_ = self.n_samples_used
+            estimator.t_ = self.t
         estimator.bandwidth_ = self.bandwidth
         estimator.mutual_information_ = self.mutual_information
         estimator.entropy_ = self.entropy
@@ -82,8 +86,11 @@ class DSMIResult:
         estimator.group_marginal_stds_ = self.marginal_std
 
 
-def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams):
+def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams, ts=None):
+    """One term's DSE at ``params.t``, or (``t="auto"``) its profile at the times ``ts``."""
     spec, diag = cached_spectrum(Xs, sigma, params, int(seed.generate_state(1)[0]))
+    if ts is not None:
+        return np.asarray(spec.entropy(ts, params.base, params.order), dtype=float), diag
     return float(spec.entropy(params.t, params.base, params.order)), diag
 
 
@@ -120,7 +127,8 @@ def matched_subset_mi(
 
     ``MI = sum_g p_g (H(X*_g) - H(X | y=g))`` where ``H(X*_g)`` is the mean of
     ``term`` over ``n_repeats`` uniform random subsets of X of the group's
-    size. ``term(Xs, seed) -> (entropy, diagnostics)`` computes one entropy.
+    size. ``term(Xs, seed) -> (entropy, diagnostics)`` computes one entropy
+    (or one array of them, say at several t: the results gain its axes).
     Each term sees at most ``max_samples`` rows. ``group_seeds`` (one
     SeedSequence per group) make the result independent of ``n_jobs``.
 
@@ -186,7 +194,7 @@ def matched_subset_mi(
     out = list(progress(run, total=len(jobs), desc=desc, verbose=verbose))
 
     entropies = np.array([h for h, _ in out])
-    conditional = np.array([entropies[j].mean() for j in conditional_jobs])
+    conditional = np.array([entropies[j].mean(axis=0) for j in conditional_jobs])
     marginal = entropies[marginal_job]
     widest = None
     for j in np.unique(marginal_job):
@@ -227,6 +235,13 @@ def compute_dsmi(
     warning is raised here: the result carries the diagnostics of the
     largest marginal subset's kernel, and the public entry point warns from
     them (:func:`~skdse._validation.warn_if_degenerate`).
+
+    ``t="auto"``: one t serves every term, the knee of X's DSE profile as
+    DSMI measures it, ``sum_g p_g DSE(X*_g)`` (the ``entropy`` of the result)
+    at the times :data:`~skdse._engine.knee.KNEE_TIMES`. Each term's
+    spectrum gives its own profile, so no further eigensolver runs (the
+    knee of the whole X's spectrum would cost one more, and the largest,
+    eigensolve).
     """
     n_groups = len(np.unique(y))
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
@@ -243,8 +258,12 @@ def compute_dsmi(
         check_dense_fits(largest, itemsize=params.itemsize, available=place.client_memory(X))
     # the terms running at once share n_jobs's CPUs for their matrix-free products
     threads = threads_per_task(n_jobs, n_groups * (1 + params.n_repeats))
+    auto = params.t == "auto"  # each term gives its profile; the knee is picked below
     term = functools.partial(
-        _dse_term, sigma=sigma, params=replace(params, verbose=0, n_jobs=threads)
+        _dse_term,
+        sigma=sigma,
+        params=replace(params, verbose=0, n_jobs=threads),
+        ts=KNEE_TIMES if auto else None,
     )
     groups, sizes, conditional, marginal, widest = matched_subset_mi(
         X,
@@ -257,12 +276,17 @@ def compute_dsmi(
         verbose=params.verbose,
         desc="DSMI terms",
     )
+    t = params.t
+    if auto:  # the knee of the size-matched marginal profile serves every term
+        k = knee_index(KNEE_TIMES, np.dot(sizes / sizes.sum(), marginal.mean(axis=1)))
+        t, conditional, marginal = float(KNEE_TIMES[k]), conditional[:, k], marginal[:, :, k]
     solvers = sorted({resolve_solver(int(size), params) for size in term_sizes})
     return replace(
         mi_result(groups, sizes, conditional, marginal, sigma),
         n_samples_used=int(term_sizes.sum()),
         solver="+".join(solvers),
         diagnostics=widest,
+        t=t,
     )
 
 
@@ -321,8 +345,12 @@ def diffusion_spectral_mutual_information(
         Width of the Gaussian affinity, ignored when ``affinity="knn"``; see
         :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
         means ``affinity="knn"``).
-    t : float, default=1
-        Diffusion time.
+    t : float or "auto", default=1
+        Diffusion time of every term. ``"auto"``: the knee of X's DSE
+        profile as DSMI measures it (the size-matched marginal
+        ``sum_g p_g DSE(X*_g)`` at t = 1 to 100, from the terms' own spectra),
+        by the rule of :func:`diffusion_spectral_entropy`; one t for every
+        term, so DSMI stays a difference of entropies at one diffusion time.
     base : float, default=2
         Logarithm base, > 1 (2 gives bits).
     order : float, default=1

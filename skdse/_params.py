@@ -29,7 +29,7 @@ Examples
 ('scale', ('auto', 'exact', 'slq'))
 >>> def f(*, t=ENTROPY.t): ...
 >>> [str(c) for c in parameter_constraints(f, ENTROPY)["t"]]
-['a float in the range (0.0, inf)']
+['a float in the range (0.0, inf)', "a str among {'auto'}"]
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ class Table:
 ENTROPY = Table(
     affinity=Param("gaussian", (Choices("gaussian", "knn"),)),
     bandwidth=Param("scale", (_POSITIVE, Choices("scale", "median", "knn", deprecated=("knn",)))),
-    t=Param(1, (_POSITIVE,)),
+    t=Param(1, (_POSITIVE, Choices("auto"))),  # "auto": the knee of the entropy profile
     base=Param(2, (Number(Real, 1, None, closed="neither", hint="2 for bits, math.e for nats"),)),
     max_samples=Param(10000, (_ints(2), None)),
     n_subsamples=Param(1, (_ints(1),)),
@@ -271,7 +271,8 @@ def check_value(table: Table, name: str, value, caller: str) -> None:
     Traceback (most recent call last):
         ...
     sklearn.utils._param_validation.InvalidParameterError: The 't' parameter of \
-entropy_profile must be a float in the range (0.0, inf). Got -1.0 instead.
+entropy_profile must be a float in the range (0.0, inf) or a str among {'auto'}. \
+Got -1.0 instead.
     """
     validate_parameter_constraints({name: list(table[name].constraints)}, {name: value}, caller)
 
@@ -322,12 +323,14 @@ class EntropyParams:
     """Validated parameters of an entropy computation (functions and estimators alike).
 
     Built by :func:`entropy_params` only. ``bandwidth`` is the Gaussian
-    affinity's width, ignored when ``affinity`` is ``"knn"``.
+    affinity's width, ignored when ``affinity`` is ``"knn"``. ``t`` is a
+    float, or ``"auto"``, which the measures resolve from the spectrum
+    (:func:`~skdse._engine.knee.knee_time`) before any entropy is read.
     """
 
     affinity: str
     bandwidth: float | str
-    t: float
+    t: float | str
     base: float
     order: float
     max_samples: int | None
@@ -406,7 +409,7 @@ def entropy_params(
     return EntropyParams(
         affinity=affinity,
         bandwidth=bandwidth if isinstance(bandwidth, str) else float(bandwidth),
-        t=float(t),
+        t=t if isinstance(t, str) else float(t),
         base=float(base),
         order=float(order),
         max_samples=_int_or_none(max_samples),

@@ -24,8 +24,9 @@ skipped as a header when the file has one line more than the embeddings.
 
 Each result row gives ``n_samples`` (rows in the file) and ``n_samples_used``
 (rows the spectra were computed on, fewer when ``--max-samples``
-subsampled; for ``mi`` the rows of the class terms) and the ``solver`` that
-ran. A bad input exits with status 2 and one line naming the file.
+subsampled; for ``mi`` the rows of the class terms), the ``solver`` that
+ran and the diffusion time ``t`` (with ``--t auto``, the knee of the entropy
+profile it picked). A bad input exits with status 2 and one line naming the file.
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ def _bandwidth(value: str):
         return float(value)
     except ValueError:
         return value
+
+
+def _t(value: str):
+    try:
+        return float(value)
+    except ValueError:
+        return value  # "auto"; anything else is refused, naming t, by the validation
 
 
 def _max_samples(value: str):
@@ -96,7 +104,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         f"--affinity knn ('knn' is deprecated: use --affinity knn) (default: {ENTROPY.bandwidth})",
     )
     parser.add_argument(
-        "--t", type=float, default=ENTROPY.t, help=f"diffusion time (default: {ENTROPY.t})"
+        "--t",
+        type=_t,
+        default=ENTROPY.t,
+        help="diffusion time, or 'auto': the knee of the entropy profile, "
+        f"reported as the column t (default: {ENTROPY.t})",
     )
     parser.add_argument(
         "--base", type=float, default=ENTROPY.base, help=f"log base (default: {ENTROPY.base}, bits)"
@@ -339,6 +351,7 @@ def _measure_file(args, path, reference, estimator) -> dict:
         else:
             row.update(DSE=est.entropy_, std_error=est.entropy_std_)
         row.update(solver=est.solver_, n_samples_used=int(est.n_samples_used_))
+    row["t"] = est.t_  # the knee with --t auto
     row["affinity"] = est.affinity_
     row["bandwidth"] = est.bandwidth_  # None (empty) for the knn affinity: no single width
     row["seconds"] = round(time.perf_counter() - start, 3)

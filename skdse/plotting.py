@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._engine.knee import knee_time
+
 __all__ = ["plot_entropy_profile", "plot_spectrum", "plot_training_curves"]
 
 
@@ -43,7 +45,8 @@ def plot_spectrum(estimator, *, t=None, ax=None):
     estimator : DiffusionSpectralEntropy
         Fitted with the exact solver (slq keeps no eigenvalues).
     t : float or None
-        Diffusion time of the powered spectrum; None uses the estimator's ``t``.
+        Diffusion time of the powered spectrum; None uses the estimator's
+        ``t_`` (its ``t``, or the knee it chose for ``t="auto"``).
     ax : matplotlib Axes or None
 
     Returns
@@ -67,7 +70,7 @@ def plot_spectrum(estimator, *, t=None, ax=None):
         raise ValueError(
             "plot_spectrum needs the eigenvalues of an exact fit; refit with solver='exact'."
         )
-    t = estimator.t if t is None else t
+    t = estimator.t_ if t is None else t
     lam = np.abs(estimator.eigenvalues_)
     ax = _axes(ax)
     idx = np.arange(1, lam.size + 1)
@@ -80,7 +83,7 @@ def plot_spectrum(estimator, *, t=None, ax=None):
     return ax
 
 
-def plot_entropy_profile(estimator, t=None, *, ax=None):
+def plot_entropy_profile(estimator, t=None, *, ax=None, knee=None):
     """DSE of a fitted :class:`DiffusionSpectralEntropy` against the diffusion time.
 
     Parameters
@@ -89,6 +92,12 @@ def plot_entropy_profile(estimator, t=None, *, ax=None):
     t : array-like or None
         Diffusion times; None uses 1 to 20.
     ax : matplotlib Axes or None
+    knee : bool or None, default=None
+        Mark the knee of the profile, the t that ``t="auto"`` picks (a
+        dashed vertical line and a point, labelled ``knee: t=...``, with a
+        legend). None marks it when the estimator was fitted with
+        ``t="auto"`` (its ``t_``); True also for a fixed t (the knee is then
+        found on the fitted spectrum, as ``t="auto"`` would).
 
     Returns
     -------
@@ -104,11 +113,21 @@ def plot_entropy_profile(estimator, t=None, *, ax=None):
     >>> est = DiffusionSpectralEntropy().fit(np.random.default_rng(0).normal(size=(60, 2)))
     >>> plot_entropy_profile(est, [1, 2, 4]).lines[0].get_xdata().tolist()
     [1.0, 2.0, 4.0]
+    >>> auto = DiffusionSpectralEntropy(t="auto").fit(np.random.default_rng(0).normal(size=(60, 2)))
+    >>> plot_entropy_profile(auto).get_legend().get_texts()[0].get_text()
+    'knee: t=7'
     """
     ts = np.arange(1, 21, dtype=float) if t is None else np.asarray(t, dtype=float)
     h = estimator.entropy_profile(ts)
     ax = _axes(ax)
     ax.plot(ts, h, marker="o")
+    auto = isinstance(estimator.t, str)  # "auto", the one string t
+    if knee or (knee is None and auto):
+        spec = estimator.spectrum_
+        at = estimator.t_ if auto else knee_time(spec, estimator.base, estimator.order)
+        ax.axvline(at, color="0.5", linestyle="--", label=f"knee: t={at:g}")
+        ax.plot([at], [estimator.entropy_profile(at)], marker="*", markersize=12, linestyle="")
+        ax.legend()
     ax.set_xlabel("diffusion time t")
     ax.set_ylabel(f"DSE (log base {estimator.base:g})")
     ax.set_title("entropy profile")

@@ -9,7 +9,8 @@ scored::
 Each call resolves the bandwidth on the embedding it is given (there is no
 fitted kernel to reuse), so pass a float ``bandwidth`` to the factories to
 compare embeddings with one fixed kernel. ``affinity="knn"`` scores with the
-sparse adaptive kNN kernel instead (``bandwidth`` is then ignored).
+sparse adaptive kNN kernel instead (``bandwidth`` is then ignored). Likewise
+``t="auto"`` picks the knee of each embedding's own entropy profile.
 
 The DSMI scorers read y exactly as :class:`skdse.DiffusionSpectralMI` does
 (through :func:`skdse.partition_reference`): class labels, a continuous
