@@ -349,7 +349,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
             raise ValueError("t must hold at least one diffusion time, got an empty array-like.")
         ts = raw.astype(np.float64)
         for value in ts.ravel():
-            check_value(ENTROPY, "t", float(value), "entropy_profile")
+            check_value(ENTROPY, "t", float(value), "entropy_profile", numbers_only=True)
         return self.spectrum_.entropy(
             ts if ts.ndim else float(ts), float(self.base), float(self.order)
         )

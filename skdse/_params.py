@@ -262,7 +262,7 @@ def validated(*tables: Table, prefer_skip_nested_validation: bool = True):
     return decorate
 
 
-def check_value(table: Table, name: str, value, caller: str) -> None:
+def check_value(table: Table, name: str, value, caller: str, *, numbers_only: bool = False) -> None:
     """Validate one value of ``name`` against its constraints (for method arguments).
 
     Examples
@@ -274,7 +274,10 @@ def check_value(table: Table, name: str, value, caller: str) -> None:
 entropy_profile must be a float in the range (0.0, inf) or a str among {'auto'}. \
 Got -1.0 instead.
     """
-    validate_parameter_constraints({name: list(table[name].constraints)}, {name: value}, caller)
+    constraints = [
+        c for c in table[name].constraints if not (numbers_only and isinstance(c, StrOptions))
+    ]
+    validate_parameter_constraints({name: constraints}, {name: value}, caller)
 
 
 def is_deprecated_knn_bandwidth(bandwidth) -> bool:
