@@ -230,13 +230,12 @@ def _shared_probe_variance(out, entropies, conditional_job: int, marginal_jobs) 
     times ``(n_repeats - 1) / n_repeats``) and taken out, so it is not
     counted twice. A term without replicates (exact) is constant.
     """
-    jacks = [out[j][2] if len(out[j]) > 2 else np.empty(0) for j in marginal_jobs]
-    jacks.append(out[conditional_job][2] if len(out[conditional_job]) > 2 else np.empty(0))
+    jobs = [*marginal_jobs, conditional_job]
+    jacks = [out[j][2] if len(out[j]) > 2 else np.empty(0) for j in jobs]
     k = max(jack.shape[0] for jack in jacks)
     n_repeats = len(marginal_jobs)
     if k < 2 or n_repeats < 2:
         return 0.0
-    jobs = [*marginal_jobs, conditional_job]
     rep = np.array(
         [jack if jack.shape[0] == k else np.full(k, entropies[j]) for j, jack in zip(jobs, jacks)]
     )
