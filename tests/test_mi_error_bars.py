@@ -106,8 +106,9 @@ def test_the_interval_covers_log2_k_on_separated_blobs_at_the_advertised_rate():
     Around DSMI's own expectation on fixed data, where no bias enters, the
     95% interval covers 0.955 (200 seeds). These seeds give 0.93 and 0.44:
     inside the bands. Bands: exact binomial, 1 - 1e-3, for 100 seeds; a
-    standard error half or twice the right one gives 0.76/0.27 or 0.999/0.79
-    coverage and fails. The data's own variability is not in the standard
+    standard error half or twice the right one gives coverage 0.76 and 0.27,
+    or 0.999 and 0.79, and fails (the 50% band, [0.34, 0.66], catches both;
+    the 95% one is [0.87, 1]). The data's own variability is not in the standard
     error; here it is small (spread over seeds = rms standard error).
     """
     k, n, n_repeats, n_seeds = 2, 40, 5, 100
