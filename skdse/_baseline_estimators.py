@@ -129,6 +129,9 @@ class BaselineMI(PartitionsReference, BaseEstimator):
     Attributes
     ----------
     mutual_information_, entropy_, conditional_entropy_ : float
+    mutual_information_std_ : float
+        Standard error of ``mutual_information_`` over the random subsets
+        (as :class:`skdse.DiffusionSpectralMI`'s; NaN when ``n_repeats=1``).
     partition_, groups_, group_sizes_ : ndarray
     group_conditional_entropies_, group_marginal_entropies_, group_marginal_stds_ : ndarray
     bandwidth_ : float or None

@@ -167,7 +167,7 @@ def baseline_mi(
         n_neighbors=n_neighbors,
         base=base,
     )
-    groups, sizes, conditional, marginal, _ = matched_subset_mi(
+    groups, sizes, conditional, marginal, *_ = matched_subset_mi(
         X,
         labels,
         term,

@@ -444,6 +444,14 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         the data scored).
     mutual_information_ : float
         DSMI of the training data.
+    mutual_information_std_ : float
+        Standard error of ``mutual_information_`` over the estimator's own
+        randomness: the random subsets of the ``n_repeats`` repeats, the
+        subsamples of classes above ``max_samples``, slq's probes. Not the
+        data's sampling variability (bootstrap or cross-validate for that).
+        NaN when ``n_repeats=1``. For a 95% interval use the t quantile with
+        ``n_repeats - 1`` degrees of freedom (2.78 for 5 repeats); see
+        :func:`diffusion_spectral_mutual_information`.
     entropy_ : float
         Size-matched marginal DSE, ``sum_g p_g DSE(X*_g)``.
     conditional_entropy_ : float
@@ -493,6 +501,8 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     >>> est.groups_.tolist(), est.group_sizes_.tolist()
     (['a', 'b'], [60, 60])
     >>> bool(est.mutual_information_ > 0.5)
+    True
+    >>> bool(0 <= est.mutual_information_std_ < 0.1)
     True
     """
 

@@ -17,6 +17,7 @@ from ._engine.placement import placement_of
 from ._engine.progress import progress
 from ._engine.resources import check_dense_fits, threads_per_task
 from ._engine.solve import resolve_solver
+from ._engine.spectrum import jackknife_std
 from ._entropy import cached_spectrum
 from ._params import ENTROPY, PARTITION, EntropyParams, entropy_params, validated
 from ._partition import partition_reference
@@ -47,9 +48,12 @@ class DSMIResult:
 
     ``marginal`` is the mean DSE of ``n_repeats`` uniform random subsets of
     X matched in size to each group; ``conditional`` the DSE of the group.
+    ``mutual_information_std`` is the standard error of ``mutual_information``
+    over the estimator's own randomness (see :func:`mi_result`).
     """
 
     mutual_information: float
+    mutual_information_std: float
     entropy: float
     conditional_entropy: float
     groups: np.ndarray
@@ -77,6 +81,7 @@ class DSMIResult:
             estimator.t_ = self.t
         estimator.bandwidth_ = self.bandwidth
         estimator.mutual_information_ = self.mutual_information
+        estimator.mutual_information_std_ = self.mutual_information_std
         estimator.entropy_ = self.entropy
         estimator.conditional_entropy_ = self.conditional_entropy
         estimator.groups_ = self.groups
@@ -89,9 +94,13 @@ class DSMIResult:
 def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams, ts=None):
     """One term's DSE at ``params.t``, or (``t="auto"``) its profile at the times ``ts``."""
     spec, diag = cached_spectrum(Xs, sigma, params, int(seed.generate_state(1)[0]))
-    if ts is not None:
-        return np.asarray(spec.entropy(ts, params.base, params.order), dtype=float), diag
-    return float(spec.entropy(params.t, params.base, params.order)), diag
+    times = params.t if ts is None else ts
+    h = np.asarray(spec.entropy(times, params.base, params.order), dtype=float)
+    if ts is None:
+        return float(h), diag, spec.entropy_jackknife(params.t, params.base, params.order)
+    # the profile and its leave-one-probe-out replicates at every time: (k, len(ts))
+    jack = np.stack([spec.entropy_jackknife(ti, params.base, params.order) for ti in ts], axis=-1)
+    return h, diag, jack
 
 
 def _coupled_subsample(rows: np.ndarray, size: int, marginal_rows: np.ndarray, rng):
@@ -127,8 +136,10 @@ def matched_subset_mi(
 
     ``MI = sum_g p_g (H(X*_g) - H(X | y=g))`` where ``H(X*_g)`` is the mean of
     ``term`` over ``n_repeats`` uniform random subsets of X of the group's
-    size. ``term(Xs, seed) -> (entropy, diagnostics)`` computes one entropy
-    (or one array of them, say at several t: the results gain its axes).
+    size. ``term(Xs, seed) -> (entropy, diagnostics[, jackknife])`` computes
+    one entropy, or one array of them (say at several t: the results gain
+    its axes); ``jackknife``, when given, holds its leave-one-probe-out
+    estimates along a first axis (empty for an exact term).
     Each term sees at most ``max_samples`` rows. ``group_seeds`` (one
     SeedSequence per group) make the result independent of ``n_jobs``.
 
@@ -155,8 +166,15 @@ def matched_subset_mi(
 
     Returns
     -------
-    groups, sizes, conditional (n_groups,), marginal (n_groups, n_repeats), diagnostics
+    groups, sizes, conditional (n_groups, n_repeats), marginal (n_groups, n_repeats), \
+diagnostics, probe_variance (n_groups,)
+        ``conditional[g, r]`` is the group's term paired with repeat r (one
+        term repeated for a group of at most ``max_samples`` rows).
         ``diagnostics`` is that of the largest marginal subset.
+        ``probe_variance[g]`` is the variance of slq's probe noise that the
+        group's repeats share (:func:`_shared_probe_variance`); 0 for exact
+        terms and for subsampled groups, whose repeats have their own seeds,
+        so their probe noise is in the spread over the repeats.
     """
     groups, inverse, sizes = np.unique(y, return_inverse=True, return_counts=True)
     n = X.shape[0]
@@ -193,22 +211,91 @@ def matched_subset_mi(
     )
     out = list(progress(run, total=len(jobs), desc=desc, verbose=verbose))
 
-    entropies = np.array([h for h, _ in out])
-    conditional = np.array([entropies[j].mean(axis=0) for j in conditional_jobs])
+    entropies = np.array([o[0] for o in out])
+    conditional = entropies[np.array(conditional_jobs)]
     marginal = entropies[marginal_job]
+    probe_variance = np.zeros((len(groups), *entropies.shape[1:]))
+    for g in range(len(groups)):
+        if term_size[g] == sizes[g]:  # not subsampled: the group's terms share one seed
+            probe_variance[g] = _shared_probe_variance(
+                out, entropies, conditional_jobs[g][0], marginal_job[g]
+            )
     widest = None
     for j in np.unique(marginal_job):
         diag = out[j][1]
         if diag is not None and (widest is None or diag.n_samples > widest.n_samples):
             widest = diag
-    return groups, sizes, conditional, marginal, widest
+    return groups, sizes, conditional, marginal, widest, probe_variance
 
 
-def mi_result(groups, sizes, conditional, marginal_all, bandwidth) -> DSMIResult:
+def _shared_probe_variance(out, entropies, conditional_job: int, marginal_jobs) -> float:
+    """The variance of a group's term from the slq probe noise its repeats share.
+
+    All the group's terms use one seed, hence the same probes. Leaving probe
+    i out of every term at once gives jackknife replicates of
+    ``mean_r marginal_r - conditional``, whose variance is the probe noise
+    of the group's term given its subsets. Part of it, the noise that
+    differs between repeats, is already in the spread over the repeats
+    (:func:`mi_result`); it is estimated from the replicates of each
+    repeat's deviation from the repeats' mean (its variance is that part
+    times ``(n_repeats - 1) / n_repeats``) and taken out, so it is not
+    counted twice. A term without replicates (exact) is constant.
+    """
+    jobs = [*marginal_jobs, conditional_job]
+    jacks = [out[j][2] if len(out[j]) > 2 else np.empty(0) for j in jobs]
+    k = max(jack.shape[0] for jack in jacks)
+    n_repeats = len(marginal_jobs)
+    if k < 2 or n_repeats < 2:
+        return 0.0
+    rep = np.array(
+        [
+            jack if jack.shape[0] == k else np.broadcast_to(entropies[j], (k, *entropies[j].shape))
+            for j, jack in zip(jobs, jacks)
+        ]
+    )
+    marginal, conditional = rep[:-1], rep[-1]
+    shared = jackknife_std(marginal.mean(axis=0) - conditional) ** 2
+    deviations = marginal - marginal.mean(axis=0)
+    in_spread = np.mean([jackknife_std(d) ** 2 for d in deviations], axis=0) / (n_repeats - 1)
+    return shared - in_spread
+
+
+def mi_result(
+    groups, sizes, conditional_all, marginal_all, bandwidth, probe_variance=None
+) -> DSMIResult:
+    """The MI and its standard error from the per-repeat terms of :func:`matched_subset_mi`.
+
+    ``conditional_all`` and ``marginal_all`` have shape (n_groups, n_repeats).
+    ``MI = mean_r mi_r`` with ``mi_r = sum_g p_g (marginal[g, r] -
+    conditional[g, r])``. Given the data (and slq's probes where a group's
+    terms share them), the ``mi_r`` are independent and identically
+    distributed over r: each repeat draws its own subsets. So the standard
+    error is ``std(mi_r, ddof=1) / sqrt(n_repeats)``, plus, in quadrature,
+    ``sum_g p_g^2 probe_variance[g]`` for the probe noise the repeats share
+    (the law of total variance; see :func:`_shared_probe_variance`).
+
+    It covers the estimator's own randomness: the random subsets, the
+    subsamples of groups above ``max_samples``, and slq's probes. It does
+    not cover the data's sampling variability (another sample of the same
+    population gives another MI; bootstrap or cross-validate for that), nor
+    a bias of the estimator. With ``n_repeats=1`` it is NaN: one repeat has
+    no spread to estimate it from.
+    """
     p = sizes / sizes.sum()
     marginal = marginal_all.mean(axis=1)
+    conditional = conditional_all.mean(axis=1)
+    n_repeats = marginal_all.shape[1]
+    if n_repeats < 2:
+        std = float("nan")
+    else:
+        per_repeat = p @ (marginal_all - conditional_all)
+        var = per_repeat.var(ddof=1) / n_repeats
+        if probe_variance is not None:  # estimated: clipped where its noise makes it negative
+            var += max(float(np.dot(p**2, probe_variance)), 0.0)
+        std = float(np.sqrt(var))
     return DSMIResult(
         mutual_information=float(np.dot(p, marginal - conditional)),
+        mutual_information_std=std,
         entropy=float(np.dot(p, marginal)),
         conditional_entropy=float(np.dot(p, conditional)),
         groups=groups,
@@ -265,7 +352,7 @@ def compute_dsmi(
         params=replace(params, verbose=0, n_jobs=threads),
         ts=KNEE_TIMES if auto else None,
     )
-    groups, sizes, conditional, marginal, widest = matched_subset_mi(
+    groups, sizes, conditional, marginal, widest, probe_variance = matched_subset_mi(
         X,
         y,
         term,
@@ -279,10 +366,12 @@ def compute_dsmi(
     t = params.t
     if auto:  # the knee of the size-matched marginal profile serves every term
         k = knee_index(KNEE_TIMES, np.dot(sizes / sizes.sum(), marginal.mean(axis=1)))
-        t, conditional, marginal = float(KNEE_TIMES[k]), conditional[:, k], marginal[:, :, k]
+        t = float(KNEE_TIMES[k])
+        conditional, marginal = conditional[:, :, k], marginal[:, :, k]
+        probe_variance = probe_variance[:, k]
     solvers = sorted({resolve_solver(int(size), params) for size in term_sizes})
     return replace(
-        mi_result(groups, sizes, conditional, marginal, sigma),
+        mi_result(groups, sizes, conditional, marginal, sigma, probe_variance),
         n_samples_used=int(term_sizes.sum()),
         solver="+".join(solvers),
         diagnostics=widest,
@@ -319,7 +408,8 @@ def diffusion_spectral_mutual_information(
     clusterer=PARTITION.clusterer,
     random_state=ENTROPY.random_state,
     n_jobs=ENTROPY.n_jobs,
-) -> float:
+    return_std=ENTROPY.return_std,
+) -> float | tuple[float, float]:
     """Diffusion spectral mutual information (DSMI) between X and labels y.
 
     ``DSMI(X; y) = sum_g p_g (DSE(X*_g) - DSE(X | y = g))``: for each class g
@@ -389,12 +479,22 @@ def diffusion_spectral_mutual_information(
         at once share the CPUs for slq's matrix-free products: terms x
         threads stay within n_jobs (None: within the usable CPUs). The
         result does not depend on n_jobs beyond float64 rounding.
+    return_std : bool, default=False
+        Also return the standard error of DSMI over the estimator's own
+        randomness (the random subsets over the ``n_repeats`` repeats, the
+        subsamples of classes above ``max_samples``, slq's probes). It does
+        not cover the data's sampling variability (bootstrap or
+        cross-validate for that). NaN when ``n_repeats=1``: one repeat has no
+        spread. The repeats are few, so for a 95% interval multiply by
+        ``scipy.stats.t.ppf(0.975, n_repeats - 1)`` (2.78 for 5), not 1.96.
 
     Returns
     -------
-    float
+    mi : float
         DSMI in units of ``log(base)``. Not clipped at 0: small negative values
         mean no detectable information.
+    std : float
+        Its standard error, only when ``return_std=True``.
 
     See Also
     --------
@@ -409,6 +509,9 @@ def diffusion_spectral_mutual_information(
     >>> X = rng.normal(size=(150, 4)) + 6 * y[:, None]
     >>> mi = diffusion_spectral_mutual_information(X, y, random_state=0)
     >>> mi > 0.5
+    True
+    >>> mi, std = diffusion_spectral_mutual_information(X, y, random_state=0, return_std=True)
+    >>> bool(0 <= std < 0.1)
     True
     """
     warn_if_deprecated_bandwidth(bandwidth)
@@ -444,4 +547,6 @@ def diffusion_spectral_mutual_information(
     )
     res = compute_dsmi(X, labels, params, random_state=random_state, n_jobs=n_jobs)
     warn_if_degenerate(res.diagnostics, res.bandwidth)
+    if return_std:
+        return res.mutual_information, res.mutual_information_std
     return res.mutual_information

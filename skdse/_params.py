@@ -190,6 +190,8 @@ ENTROPY = Table(
     ),
     # Rényi order of the spectral entropies: 1 is Shannon's, inf the min-entropy
     order=Param(1.0, (Number(Real, 0, None, closed="neither"), Options(Real, {math.inf}))),
+    # DSMI's standard error too, from the functions; a second metric from the scorers
+    return_std=Param(False, ("boolean",)),
 )
 
 PARTITION = Table(

@@ -26,7 +26,9 @@ Each result row gives ``n_samples`` (rows in the file) and ``n_samples_used``
 (rows the spectra were computed on, fewer when ``--max-samples``
 subsampled; for ``mi`` the rows of the class terms), the ``solver`` that
 ran and the diffusion time ``t`` (with ``--t auto``, the knee of the entropy
-profile it picked). A bad input exits with status 2 and one line naming the file.
+profile it picked); ``mi`` rows give ``DSMI_std_error``, the standard error of
+DSMI over the random subsets and slq's probes (empty, JSON ``null``, with
+``--n-repeats 1``). A bad input exits with status 2 and one line naming the file.
 """
 
 from __future__ import annotations
@@ -334,8 +336,10 @@ def _measure_file(args, path, reference, estimator) -> dict:
         else:
             y = load_labels(args.labels, n_samples, args.labels_key)
         est = _fit(estimator, X, args, y)
+        std = est.mutual_information_std_  # NaN for --n-repeats 1: null, valid JSON
         row.update(
             DSMI=est.mutual_information_,
+            DSMI_std_error=std if np.isfinite(std) else None,
             DSE=est.entropy_,
             conditional_DSE=est.conditional_entropy_,
             n_groups=len(est.groups_),

@@ -57,8 +57,10 @@ class _EmbeddingScorer:
         n_jobs,
         greater_is_better,
         partition: PartitionParams | None = None,
+        return_std: bool = False,
     ):
         self._measure = measure
+        self._return_std = return_std
         self._params = params
         self._random_state = random_state
         self._n_jobs = n_jobs
@@ -74,17 +76,26 @@ class _EmbeddingScorer:
             "random_state": self._random_state,
             "n_jobs": self._n_jobs,
             "greater_is_better": self._sign > 0,
+            "return_std": self._return_std,
         }
         args = ", ".join(
             f"{k}={values[k]!r}" for k, default in defaults.items() if values[k] != default
         )
         return f"make_{self._measure}_scorer({args})"
 
-    def __call__(self, estimator, X, y=None) -> float:
-        return self._sign * self._score(estimator, X, y)
+    def __call__(self, estimator, X, y=None) -> float | dict[str, float]:
+        res = self._score(estimator, X, y)
+        if self._measure == "dse":
+            return self._sign * res.entropy
+        if self._return_std:  # scikit-learn's multi-metric scoring: one score per key
+            return {
+                "dsmi": self._sign * res.mutual_information,
+                "dsmi_std": res.mutual_information_std,
+            }
+        return self._sign * res.mutual_information
 
     @releases_device_memory
-    def _score(self, estimator, X, y) -> float:
+    def _score(self, estimator, X, y):
         if not hasattr(estimator, "transform"):
             raise TypeError(
                 f"{self._measure}_scorer scores the embedding a fitted transformer produces, "
@@ -101,7 +112,7 @@ class _EmbeddingScorer:
         if self._measure == "dse":
             res = compute_dse(Z, self._params, random_state=self._random_state)
             warn_if_degenerate(res.diagnostics, res.bandwidth)
-            return res.entropy
+            return res
         # the estimators' path: the same partition of y (labels, bins or clusters)
         p = self._partition
         labels = partition_reference(
@@ -117,7 +128,7 @@ class _EmbeddingScorer:
             Z, labels, self._params, random_state=self._random_state, n_jobs=self._n_jobs
         )
         warn_if_degenerate(res.diagnostics, res.bandwidth)
-        return res.mutual_information
+        return res
 
 
 @validated(ENTROPY, SCORING)
@@ -231,6 +242,7 @@ def make_dsmi_scorer(
     random_state=ENTROPY.random_state,
     n_jobs=ENTROPY.n_jobs,
     greater_is_better: bool = SCORING.greater_is_better,
+    return_std: bool = ENTROPY.return_std,
 ):
     """Make a scorer that returns DSMI between ``estimator.transform(X)`` and y.
 
@@ -260,11 +272,23 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state,
         search picks the embedding that holds most information about y;
         False returns its negative, so a search picks the one that holds
         least (e.g. about a nuisance variable).
+    return_std : bool, default=False
+        Score two metrics at once, as scikit-learn's multi-metric scoring
+        takes from a callable that returns a dict: ``{"dsmi": DSMI,
+        "dsmi_std": its standard error}`` (see
+        :func:`skdse.diffusion_spectral_mutual_information`; NaN when
+        ``n_repeats=1``). A search then needs ``refit="dsmi"``, and
+        ``cv_results_`` has ``mean_test_dsmi`` and ``mean_test_dsmi_std``.
+        ``dsmi_std`` is each fold's error from the estimator's randomness
+        alone; the spread over folds, ``std_test_dsmi``, also holds the
+        data's variability. ``greater_is_better=False`` negates ``"dsmi"``
+        only. Use :func:`~sklearn.model_selection.cross_validate` (not
+        ``cross_val_score``, which takes one metric).
 
     Returns
     -------
     callable
-        ``scorer(estimator, X, y) -> float``.
+        ``scorer(estimator, X, y) -> float``, or ``-> dict`` with ``return_std=True``.
 
     Examples
     --------
@@ -287,6 +311,22 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state,
     True
     >>> scorer
     make_dsmi_scorer(n_bins=5, random_state=0)
+
+    DSMI and its standard error as two metrics of a search:
+
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(
+    ...     PCA(),
+    ...     {"n_components": [1, 2]},
+    ...     scoring=make_dsmi_scorer(return_std=True, random_state=0),
+    ...     refit="dsmi",
+    ...     cv=StratifiedKFold(3),
+    ... ).fit(X, y)
+    >>> mi = search.cv_results_["mean_test_dsmi"]
+    >>> std = search.cv_results_["mean_test_dsmi_std"]
+    >>> bool((mi > 0).all() and (std > 0).all() and (std < mi).all())
+    True
     """
     warn_if_deprecated_bandwidth(bandwidth)
     params = entropy_params(
@@ -317,6 +357,7 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state,
         n_jobs=n_jobs,
         greater_is_better=greater_is_better,
         partition=partition,
+        return_std=return_std,
     )
 
 

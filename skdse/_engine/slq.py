@@ -31,7 +31,7 @@ from array_api_compat import device
 
 from .backend import to_numpy
 from .progress import progress
-from .spectrum import check_order, renyi_entropy_nats
+from .spectrum import check_order, jackknife_std, renyi_entropy_nats
 
 #: Subspace iterations that find the deflated directions.
 N_POWER = 2
@@ -124,16 +124,17 @@ class QuadratureSpectrum:
         h = self._entropy_nats(np.array(z0 + zp.mean()), np.array(s0 + sp.mean()))
         return float(h / np.log(base))
 
-    def entropy_std(self, t, base: float, order: float = 1.0):
-        """Jackknife standard error of :meth:`entropy` over the probes."""
+    def entropy_jackknife(self, t: float, base: float, order: float = 1.0) -> np.ndarray:
+        """The leave-one-probe-out estimates of :meth:`entropy` at one ``t``, shape (k,).
+
+        Empty for fewer than two probes. Estimates that share their probes
+        (one seed) can be combined replicate by replicate, so a jackknife of
+        their combination sees the probe noise they share.
+        """
         order = check_order(order)
-        if np.ndim(t):
-            return np.array(
-                [self.entropy_std(float(ti), base, order) for ti in np.ravel(t)]
-            ).reshape(np.shape(t))
         k = self.probe_nodes.shape[0]
         if k < 2:
-            return 0.0
+            return np.empty(0)
         if order != 1.0:
             h = self._renyi_nats(t, order, jackknife=True)
         else:
@@ -141,7 +142,16 @@ class QuadratureSpectrum:
             zl = z0 + (zp.sum() - zp) / (k - 1)
             sl = s0 + (sp.sum() - sp) / (k - 1)
             h = self._entropy_nats(zl, sl)
-        return float(np.sqrt((k - 1) / k * np.sum((h - h.mean()) ** 2)) / abs(np.log(base)))
+        return h / np.log(base)
+
+    def entropy_std(self, t, base: float, order: float = 1.0):
+        """Jackknife standard error of :meth:`entropy` over the probes."""
+        order = check_order(order)
+        if np.ndim(t):
+            return np.array(
+                [self.entropy_std(float(ti), base, order) for ti in np.ravel(t)]
+            ).reshape(np.shape(t))
+        return jackknife_std(self.entropy_jackknife(t, base, order))
 
 
 def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0):
