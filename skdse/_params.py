@@ -153,7 +153,7 @@ class Table:
 
 
 ENTROPY = Table(
-    affinity=Param("gaussian", (Choices("gaussian", "knn"),)),
+    affinity=Param("gaussian", (Choices("gaussian", "knn", "precomputed"),)),
     bandwidth=Param("scale", (_POSITIVE, Choices("scale", "median", "knn", deprecated=("knn",)))),
     t=Param(1, (_POSITIVE,)),
     base=Param(2, (Number(Real, 1, None, closed="neither", hint="2 for bits, math.e for nats"),)),
@@ -322,7 +322,7 @@ class EntropyParams:
     """Validated parameters of an entropy computation (functions and estimators alike).
 
     Built by :func:`entropy_params` only. ``bandwidth`` is the Gaussian
-    affinity's width, ignored when ``affinity`` is ``"knn"``.
+    affinity's width, ignored when ``affinity`` is ``"knn"`` or ``"precomputed"``.
     """
 
     affinity: str
@@ -346,6 +346,17 @@ class EntropyParams:
     n_jobs: int | None
 
     @property
+    def pairwise(self) -> bool:
+        """Whether X is the (n, n) affinity itself (``"precomputed"``): a subset of its
+        points is a principal sub-matrix (their rows and columns), not rows."""
+        return self.affinity == "precomputed"
+
+    @property
+    def uses_bandwidth(self) -> bool:
+        """Whether the kernel has a single width to resolve (the Gaussian affinity only)."""
+        return self.affinity == "gaussian"
+
+    @property
     def itemsize(self) -> int:
         """Bytes per element of the exact solver's operator."""
         return np.dtype(self.dtype).itemsize
@@ -353,7 +364,7 @@ class EntropyParams:
     def with_kernel(self, affinity: str, bandwidth: float | None) -> EntropyParams:
         """The parameters of a fitted kernel: its affinity and resolved width.
 
-        ``bandwidth`` is None for the ``"knn"`` affinity (no single width):
+        ``bandwidth`` is None for the ``"knn"`` and ``"precomputed"`` affinities (no single width):
         the parameter's value is kept, and ignored.
         """
         if bandwidth is None:
