@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_memory as as_joblib_memory
 
-from ._engine.backend import releases_device_memory, take_rows, to_numpy
+from ._engine.backend import releases_device_memory, to_numpy
 from ._engine.kernels import KernelDiagnostics
 from ._engine.knee import knee_time
 from ._engine.placement import placement_of
@@ -114,7 +114,8 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
 
     A float ``params.bandwidth`` is used as sigma; ``"scale"`` and
     ``"median"`` are resolved on the full ``X`` before any subsampling; the
-    ``"knn"`` affinity has none (sigma None). With
+    ``"knn"`` and ``"precomputed"`` affinities have none (sigma None). A
+    subsample of a precomputed affinity is its principal sub-matrix. With
     ``n_subsamples > 1`` and more rows than ``max_samples``, each subsample is
     an independent task (joblib with ``params.n_jobs`` workers, so a
     ``parallel_config(backend="dask")`` spreads them over a cluster), seeded
@@ -130,9 +131,9 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
     place = placement_of(X)
     idx = subsample_indices(X.shape[0], params.max_samples, rng)
     sigma = (
-        None
-        if params.affinity == "knn"
-        else place.resolve_bandwidth(X, params.bandwidth, random_state=rng)
+        place.resolve_bandwidth(X, params.bandwidth, random_state=rng)
+        if params.uses_bandwidth
+        else None
     )
     seed = int(rng.randint(np.iinfo(np.int32).max))
     if idx is not None and params.n_subsamples > 1:
@@ -145,7 +146,7 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
         ]
         threads = threads_per_task(params.n_jobs, params.n_subsamples)
         member_params = replace(params, verbose=0, n_jobs=threads)
-        members = place.row_sets(X, picks)  # a cluster's are gathered in one pass
+        members = place.row_sets(X, picks, params.pairwise)  # a cluster's: in one pass
         jobs = Parallel(n_jobs=params.n_jobs, return_as="generator")(
             delayed(cached_spectrum)(Xm, sigma, member_params, int(q.generate_state(1)[0]))
             for Xm, q in zip(members, seqs)
@@ -154,7 +155,7 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
         spec, diag = EnsembleSpectrum(tuple(m for m, _ in out)), out[0][1]
         n_used = params.max_samples
     else:
-        Xs = X if idx is None else take_rows(X, idx)
+        Xs = X if idx is None else place.take(X, idx, params.pairwise)
         spec, diag = cached_spectrum(Xs, sigma, params, seed)
         n_used = Xs.shape[0]
     t = knee_time(spec, params.base, params.order) if params.t == "auto" else params.t
@@ -204,11 +205,13 @@ def diffusion_spectral_entropy(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features) or (n_samples, n_samples)
         The representation (for example a layer's activations). At least two
         finite rows; sparse matrices are refused (densify them). A
         row-chunked dask array is computed on the cluster (see :doc:`/dask`).
-    affinity : {"gaussian", "knn"}, default="gaussian"
+        With ``affinity="precomputed"``, the affinity between the samples
+        (a ``scipy.sparse`` matrix is accepted then).
+    affinity : {"gaussian", "knn", "precomputed"}, default="gaussian"
         The kernel, as in :class:`sklearn.manifold.SpectralEmbedding`.
         ``"gaussian"``: the dense Gaussian affinity of width ``bandwidth``.
         ``"knn"``: a different kernel, with per-point widths ``sigma_i``
@@ -216,8 +219,19 @@ def diffusion_spectral_entropy(
         ``exp(-d_ij^2 / (2 sigma_i sigma_j))`` kept on the symmetrised kNN
         graph only; it is sparse, so it scales to large N, but its values
         differ from the dense Gaussian kernel's. ``bandwidth`` is ignored.
+        ``"precomputed"``: X is your own affinity G, square, non-negative
+        and symmetric (to ``sqrt(eps)`` of its dtype times ``max |G|``; a
+        directed graph such as ``kneighbors_graph``'s must be symmetrised,
+        ``0.5 * (G + G.T)``), dense on any array-API device, a dask array,
+        or ``scipy.sparse``; the operator is ``D^-1/2 G D^-1/2`` with
+        ``D = diag(G 1)``. A zero diagonal is allowed, but a point whose
+        row sums to 0 raises a ValueError (also within a ``max_samples``
+        subsample, whose affinity is the principal sub-matrix). slq
+        multiplies with G as given (``operator`` is ignored);
+        ``bandwidth`` is ignored.
     bandwidth : float, "scale" or "median", default="scale"
-        Width sigma of the Gaussian affinity (ignored when ``affinity="knn"``).
+        Width sigma of the Gaussian affinity (ignored for ``"knn"`` and
+        ``"precomputed"`` affinities).
         ``"scale"`` uses ``2 sigma^2 = sum_j Var(X[:, j])``
         (scikit-learn's SVC ``gamma="scale"`` on feature-centred X) and is
         invariant to rescaling, rotating and translating X; ``"median"`` is
@@ -377,6 +391,11 @@ def diffusion_spectral_entropy(
     >>> h_auto = diffusion_spectral_entropy(X, t="auto")  # the t at the profile's knee
     >>> h_auto == diffusion_spectral_entropy(X, t=4)
     True
+    >>> from scipy.spatial.distance import cdist
+    >>> G = np.exp(-cdist(X, X, "sqeuclidean") / 2)  # the Gaussian affinity, sigma = 1
+    >>> h_g = diffusion_spectral_entropy(G, affinity="precomputed")
+    >>> bool(abs(h_g - diffusion_spectral_entropy(X, bandwidth=1.0)) < 1e-9)
+    True
     """
     warn_if_deprecated_bandwidth(bandwidth)
     params = entropy_params(
@@ -399,7 +418,7 @@ def diffusion_spectral_entropy(
         memory=memory,
         n_jobs=n_jobs,
     )
-    X = check_X(X, backend=params.backend)
+    X = check_X(X, backend=params.backend, affinity=params.affinity)
     res = compute_dse(X, params, random_state=random_state)
     warn_if_degenerate(res.diagnostics, res.bandwidth)
     return res.entropy

@@ -63,17 +63,20 @@ class _SpectralMeasure(BaseEstimator):
     def _check_X(self, X, params: EntropyParams, *, reset: bool):
         """Validate X with validated ``params``: NumPy through scikit-learn, devices in place."""
         X = placement_of(X).to_backend(check_not_masked(X, "X"), params.backend)
-        if is_numpy(namespace(X)):  # float64 whatever dtype, as check_X
+        if is_numpy(namespace(X)) and not params.pairwise:  # float64 whatever dtype
             return validate_estimator_X(self, X, reset=reset)
-        X = check_X(X)
-        # scikit-learn's n_features_in_ / feature_names_in_ bookkeeping, X left where it is
-        validate_data(self, X, reset=reset, skip_check_array=True)
+        X = check_X(X, affinity=params.affinity)
+        # scikit-learn's n_features_in_ / feature_names_in_ bookkeeping, X left where it is;
+        # the points scored against a precomputed affinity need not be as many as fit's
+        if reset or not params.pairwise:
+            validate_data(self, X, reset=reset, skip_check_array=True)
         return X
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         tags.requires_fit = True
+        tags.input_tags.pairwise = self.affinity == "precomputed"  # as SpectralEmbedding
         return tags
 
 
@@ -88,11 +91,14 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
 
     Parameters
     ----------
-    affinity : {"gaussian", "knn"}, default="gaussian"
-        The kernel: the dense Gaussian affinity, or the sparse adaptive kNN
-        graph; see :func:`diffusion_spectral_entropy`.
+    affinity : {"gaussian", "knn", "precomputed"}, default="gaussian"
+        The kernel: the dense Gaussian affinity, the sparse adaptive kNN
+        graph, or ``"precomputed"``: X is your own (n_samples, n_samples)
+        affinity in ``fit`` and the affinity of the points scored in
+        ``score``; see :func:`diffusion_spectral_entropy`.
     bandwidth : float, "scale" or "median", default="scale"
-        Width sigma of the Gaussian affinity, ignored when ``affinity="knn"``;
+        Width sigma of the Gaussian affinity, ignored for the ``"knn"`` and
+        ``"precomputed"`` affinities;
         see :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
         means ``affinity="knn"``, with a ``FutureWarning`` in ``fit``).
     t : float or "auto", default=1
@@ -150,11 +156,12 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     Attributes
     ----------
     affinity_ : str
-        The affinity used, ``"gaussian"`` or ``"knn"``; :meth:`score` uses it too.
+        The affinity used, ``"gaussian"``, ``"knn"`` or ``"precomputed"``;
+        :meth:`score` uses it too.
     bandwidth_ : float or None
         The resolved sigma, reused by :meth:`score`; None for the ``"knn"``
         affinity, which has no single width (each point has its own, from
-        the data scored).
+        the data scored), and for ``"precomputed"``.
     entropy_ : float
         DSE of the training data.
     entropy_std_ : float
@@ -176,7 +183,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
     n_samples_used_ : int
         Rows the spectrum was computed on (after subsampling).
     n_features_in_ : int
-        Number of features seen during ``fit``.
+        Number of features seen during ``fit`` (the number of samples for
+        ``"precomputed"``, whose ``score`` takes any number of points).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when X has string column names.
 
@@ -257,9 +265,10 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features) or (n_samples, n_samples)
             Training data: NumPy, CuPy, PyTorch, or a row-chunked dask array
-            (computed on the cluster, see :doc:`/dask`).
+            (computed on the cluster, see :doc:`/dask`); the affinity between
+            the samples for ``affinity="precomputed"``.
         y : None
             Ignored; present for API consistency.
 
@@ -292,8 +301,10 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to score.
+        X : array-like of shape (n_samples, n_features) or (n_samples, n_samples)
+            Data to score; for ``affinity="precomputed"``, the affinity
+            between the points scored (square: not their affinity to the
+            training points).
         y : None
             Ignored.
 
@@ -303,9 +314,8 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         """
         check_is_fitted(self)
         self._validate_params()  # set_params may have changed them since fit
-        params = self._settings()
+        params = self._settings().with_kernel(self.affinity_, self.bandwidth_)
         X = self._check_X(X, params, reset=False)
-        params = params.with_kernel(self.affinity_, self.bandwidth_)
         if params.t == "auto":  # the knee of fit, as the kernel is fit's
             params = replace(params, t=self.t_)
         res = compute_dse(X, params, random_state=self.random_state)
@@ -367,11 +377,14 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
 
     Parameters
     ----------
-    affinity : {"gaussian", "knn"}, default="gaussian"
-        The kernel: the dense Gaussian affinity, or the sparse adaptive kNN
-        graph; see :func:`diffusion_spectral_entropy`.
+    affinity : {"gaussian", "knn", "precomputed"}, default="gaussian"
+        The kernel: the dense Gaussian affinity, the sparse adaptive kNN
+        graph, or ``"precomputed"``: X is your own (n_samples, n_samples)
+        affinity in ``fit`` and the affinity of the points scored in
+        ``score``; see :func:`diffusion_spectral_entropy`.
     bandwidth : float, "scale" or "median", default="scale"
-        Width sigma of the Gaussian affinity, ignored when ``affinity="knn"``;
+        Width sigma of the Gaussian affinity, ignored for the ``"knn"`` and
+        ``"precomputed"`` affinities;
         see :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
         means ``affinity="knn"``, with a ``FutureWarning`` in ``fit``).
     t : float or "auto", default=1
@@ -437,11 +450,12 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
     Attributes
     ----------
     affinity_ : str
-        The affinity used, ``"gaussian"`` or ``"knn"``; :meth:`score` uses it too.
+        The affinity used, ``"gaussian"``, ``"knn"`` or ``"precomputed"``;
+        :meth:`score` uses it too.
     bandwidth_ : float or None
         The resolved sigma, reused by :meth:`score`; None for the ``"knn"``
         affinity, which has no single width (each point has its own, from
-        the data scored).
+        the data scored), and for ``"precomputed"``.
     mutual_information_ : float
         DSMI of the training data.
     mutual_information_std_ : float
@@ -482,7 +496,8 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         Rows in the class terms: the sum over classes of
         ``min(class size, max_samples)``.
     n_features_in_ : int
-        Number of features seen during ``fit``.
+        Number of features seen during ``fit`` (the number of samples for
+        ``"precomputed"``, whose ``score`` takes any number of points).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``, when X has string column names.
 
@@ -571,9 +586,10 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features) or (n_samples, n_samples)
             Training data: NumPy, CuPy, PyTorch, or a row-chunked dask array
-            (computed on the cluster, see :doc:`/dask`).
+            (computed on the cluster, see :doc:`/dask`); the affinity between
+            the samples for ``affinity="precomputed"``.
         y : array-like of shape (n_samples,)
             Class labels.
 
@@ -598,8 +614,10 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to score.
+        X : array-like of shape (n_samples, n_features) or (n_samples, n_samples)
+            Data to score; for ``affinity="precomputed"``, the affinity
+            between the points scored (square: not their affinity to the
+            training points).
         y : array-like of shape (n_samples,)
             Class labels.
 
@@ -609,9 +627,8 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         """
         check_is_fitted(self)
         self._validate_params()  # set_params may have changed them since fit
-        params = self._settings()
+        params = self._settings().with_kernel(self.affinity_, self.bandwidth_)
         X = self._check_X(X, params, reset=False)
-        params = params.with_kernel(self.affinity_, self.bandwidth_)
         if params.t == "auto":  # the knee of fit, as the kernel is fit's
             params = replace(params, t=self.t_)
         res = self._compute(X, self._partition(X, y), params)

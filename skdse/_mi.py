@@ -10,7 +10,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from ._engine.backend import releases_device_memory, take_rows
+from ._engine.backend import releases_device_memory
 from ._engine.kernels import KernelDiagnostics
 from ._engine.knee import KNEE_TIMES, knee_index
 from ._engine.placement import placement_of
@@ -131,6 +131,7 @@ def matched_subset_mi(
     n_jobs=None,
     verbose=0,
     desc: str = "MI terms",
+    pairwise: bool = False,
 ):
     """The matched-subset estimator shared by every mutual information here.
 
@@ -142,6 +143,8 @@ def matched_subset_mi(
     estimates along a first axis (empty for an exact term).
     Each term sees at most ``max_samples`` rows. ``group_seeds`` (one
     SeedSequence per group) make the result independent of ``n_jobs``.
+    ``pairwise``: X is a precomputed affinity, and each term gets the
+    principal sub-matrix of its points (their rows and columns).
 
     The terms of a group share their random numbers (common random
     numbers), so the noise they share cancels in the differences MI is made
@@ -206,8 +209,9 @@ diagnostics, probe_variance (n_groups,)
             # marginal mean of n_repeats equal terms does (constant y: exactly 0)
             conditional_jobs[g] *= n_repeats
 
-    run = Parallel(n_jobs=placement_of(X).term_jobs(X, n_jobs), return_as="generator")(
-        delayed(term)(take_rows(X, rows), seed) for rows, seed in jobs
+    place = placement_of(X)
+    run = Parallel(n_jobs=place.term_jobs(X, n_jobs), return_as="generator")(
+        delayed(term)(place.take(X, rows, pairwise), seed) for rows, seed in jobs
     )
     out = list(progress(run, total=len(jobs), desc=desc, verbose=verbose))
 
@@ -333,8 +337,8 @@ def compute_dsmi(
     n_groups = len(np.unique(y))
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
     place = placement_of(X)
-    if params.affinity == "knn":
-        sigma = None  # the adaptive kNN kernel has no single width
+    if not params.uses_bandwidth:
+        sigma = None  # the adaptive kNN kernel and a precomputed affinity have no single width
     else:
         bw_rng = np.random.RandomState(bw_seed.generate_state(1)[0])
         sigma = place.resolve_bandwidth(X, params.bandwidth, random_state=bw_rng)
@@ -362,6 +366,7 @@ def compute_dsmi(
         n_jobs=n_jobs,
         verbose=params.verbose,
         desc="DSMI terms",
+        pairwise=params.pairwise,
     )
     t = params.t
     if auto:  # the knee of the size-matched marginal profile serves every term
@@ -420,19 +425,24 @@ def diffusion_spectral_mutual_information(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features) or (n_samples, n_samples)
         The representation (NumPy, CuPy, PyTorch, or a row-chunked dask
-        array, see :doc:`/dask`).
+        array, see :doc:`/dask`); with ``affinity="precomputed"``, the
+        affinity between the samples (or ``scipy.sparse``), each term
+        taking the principal sub-matrix of its points.
     y : array-like of shape (n_samples,) or (n_samples, n_ref_features)
         The reference: discrete labels (integers, strings, booleans), a
         continuous scalar per sample (binned), or a continuous vector per
         sample such as the flattened input images (clustered); see
         :func:`partition_reference`. Precomputed cluster labels are discrete
         labels: pass them as y.
-    affinity : {"gaussian", "knn"}, default="gaussian"
-        The kernel; see :func:`diffusion_spectral_entropy`.
+    affinity : {"gaussian", "knn", "precomputed"}, default="gaussian"
+        The kernel; see :func:`diffusion_spectral_entropy`. With
+        ``"precomputed"`` a class's sub-affinity must leave no point with a
+        zero row (give the affinity a positive diagonal).
     bandwidth : float, "scale" or "median", default="scale"
-        Width of the Gaussian affinity, ignored when ``affinity="knn"``; see
+        Width of the Gaussian affinity, ignored for the ``"knn"`` and
+        ``"precomputed"`` affinities; see
         :func:`diffusion_spectral_entropy` (``"knn"`` is deprecated: it
         means ``affinity="knn"``).
     t : float or "auto", default=1
@@ -535,7 +545,7 @@ def diffusion_spectral_mutual_information(
         memory=memory,
         n_jobs=n_jobs,
     )
-    X = check_X(X, backend=params.backend)
+    X = check_X(X, backend=params.backend, affinity=params.affinity)
     labels = partition_reference(
         y,
         n_samples=X.shape[0],

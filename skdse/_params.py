@@ -153,7 +153,7 @@ class Table:
 
 
 ENTROPY = Table(
-    affinity=Param("gaussian", (Choices("gaussian", "knn"),)),
+    affinity=Param("gaussian", (Choices("gaussian", "knn", "precomputed"),)),
     bandwidth=Param("scale", (_POSITIVE, Choices("scale", "median", "knn", deprecated=("knn",)))),
     t=Param(1, (_POSITIVE, Choices("auto"))),  # "auto": the knee of the entropy profile
     base=Param(2, (Number(Real, 1, None, closed="neither", hint="2 for bits, math.e for nats"),)),
@@ -328,9 +328,9 @@ class EntropyParams:
     """Validated parameters of an entropy computation (functions and estimators alike).
 
     Built by :func:`entropy_params` only. ``bandwidth`` is the Gaussian
-    affinity's width, ignored when ``affinity`` is ``"knn"``. ``t`` is a
-    float, or ``"auto"``, which the measures resolve from the spectrum
-    (:func:`~skdse._engine.knee.knee_time`) before any entropy is read.
+    affinity's width, ignored when ``affinity`` is ``"knn"`` or ``"precomputed"``.
+    ``t`` is a float, or ``"auto"``, which the measures resolve from the
+    spectrum (:func:`~skdse._engine.knee.knee_time`) before any entropy is read.
     """
 
     affinity: str
@@ -354,6 +354,17 @@ class EntropyParams:
     n_jobs: int | None
 
     @property
+    def pairwise(self) -> bool:
+        """Whether X is the (n, n) affinity itself (``"precomputed"``): a subset of its
+        points is a principal sub-matrix (their rows and columns), not rows."""
+        return self.affinity == "precomputed"
+
+    @property
+    def uses_bandwidth(self) -> bool:
+        """Whether the kernel has a single width to resolve (the Gaussian affinity only)."""
+        return self.affinity == "gaussian"
+
+    @property
     def itemsize(self) -> int:
         """Bytes per element of the exact solver's operator."""
         return np.dtype(self.dtype).itemsize
@@ -361,7 +372,7 @@ class EntropyParams:
     def with_kernel(self, affinity: str, bandwidth: float | None) -> EntropyParams:
         """The parameters of a fitted kernel: its affinity and resolved width.
 
-        ``bandwidth`` is None for the ``"knn"`` affinity (no single width):
+        ``bandwidth`` is None for the ``"knn"`` and ``"precomputed"`` affinities (no single width):
         the parameter's value is kept, and ignored.
         """
         if bandwidth is None:

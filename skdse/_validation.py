@@ -113,8 +113,12 @@ def warn_if_degenerate(diagnostics: KernelDiagnostics | None, bandwidth: float |
     warnings.warn(msg, UserWarning, stacklevel=_user_stacklevel())
 
 
-def check_X(X, *, input_name: str = "X", backend: str = "auto"):
+def check_X(X, *, input_name: str = "X", backend: str = "auto", affinity: str = "gaussian"):
     """A finite, real, 2-D float64 array with at least 2 samples, where it lives.
+
+    For ``affinity="precomputed"`` X is the affinity itself: also square,
+    non-negative and symmetric (``validate_affinity``), and ``scipy.sparse``
+    is accepted on the host.
 
     ``backend`` moves the data first (``"cupy"`` puts NumPy input on the
     GPU; a dask X is gathered for any backend but ``"auto"``). In-memory
@@ -123,6 +127,8 @@ def check_X(X, *, input_name: str = "X", backend: str = "auto"):
     """
     X = check_not_masked(X, input_name)
     X = placement_of(X).to_backend(X, backend)
+    if affinity == "precomputed":
+        return placement_of(X).validate_affinity(X, input_name)
     return placement_of(X).validate(X, input_name)
 
 

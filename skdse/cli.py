@@ -18,7 +18,9 @@ whitespace; quoted fields; a UTF-8 BOM; a header line detected), ``.parquet``
 and PyTorch ``.pt`` / ``.pth`` (a tensor or a dict of tensors, loaded with
 ``weights_only=True``). A table's leading row-index column (pandas'
 ``to_csv()``, R's row names) is dropped with a note on standard error;
-``--columns`` / ``--drop-columns`` choose the features. A labels file has one
+``--columns`` / ``--drop-columns`` choose the features. With ``--affinity
+precomputed`` each file is the (n, n) affinity between its samples instead
+(any of these formats, or a ``scipy.sparse.save_npz`` archive). A labels file has one
 label per line (strings allowed) or is a one-column ``.csv``; a first line is
 skipped as a header when the file has one line more than the embeddings.
 
@@ -95,7 +97,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--affinity",
         default=ENTROPY.affinity,
         choices=ENTROPY.choices("affinity"),
-        help="the kernel: dense Gaussian, or the sparse adaptive kNN graph "
+        help="the kernel: dense Gaussian, the sparse adaptive kNN graph, or 'precomputed': "
+        "each file is the square, symmetric, non-negative affinity between its samples "
+        "(a dense array, or a scipy.sparse.save_npz .npz) "
         f"(default: {ENTROPY.affinity})",
     )
     parser.add_argument(
@@ -103,7 +107,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         type=_bandwidth,
         default=ENTROPY.bandwidth,
         help="float sigma, 'scale' or 'median': the Gaussian kernel's width, ignored by "
-        f"--affinity knn ('knn' is deprecated: use --affinity knn) (default: {ENTROPY.bandwidth})",
+        "--affinity knn and precomputed ('knn' is deprecated: use --affinity knn) "
+        f"(default: {ENTROPY.bandwidth})",
     )
     parser.add_argument(
         "--t",
@@ -320,8 +325,28 @@ def _estimator(args):
     return DiffusionSpectralEntropy(n_subsamples=args.n_subsamples, **_params(args))
 
 
+def _load_sparse_affinity(args, path):
+    """A ``scipy.sparse.save_npz`` file given with ``--affinity precomputed``, else None."""
+    if args.affinity != "precomputed" or not str(path).lower().endswith(".npz"):
+        return None
+    try:
+        with np.load(path) as archive:
+            names = set(archive.files)
+    except Exception:  # not an archive: load_array says what is wrong
+        return None
+    if not {"format", "indptr", "indices", "data", "shape"} <= names:
+        return None
+    if args.scheduler is not None:
+        raise CLIError(f"{path}: a sparse affinity is computed in memory; drop --scheduler")
+    import scipy.sparse
+
+    return scipy.sparse.load_npz(path)
+
+
 def _measure_file(args, path, reference, estimator) -> dict:
-    X = load_array(path, args.key, columns=args.columns, drop_columns=args.drop_columns)
+    X = _load_sparse_affinity(args, path)
+    if X is None:
+        X = load_array(path, args.key, columns=args.columns, drop_columns=args.drop_columns)
     n_samples = int(X.shape[0]) if X.ndim else 0
     start = time.perf_counter()
     row = {"file": str(path), "n_samples": n_samples, "n_samples_used": None}
@@ -357,7 +382,7 @@ def _measure_file(args, path, reference, estimator) -> dict:
         row.update(solver=est.solver_, n_samples_used=int(est.n_samples_used_))
     row["t"] = est.t_  # the knee with --t auto
     row["affinity"] = est.affinity_
-    row["bandwidth"] = est.bandwidth_  # None (empty) for the knn affinity: no single width
+    row["bandwidth"] = est.bandwidth_  # None (empty) for knn and precomputed: no single width
     row["seconds"] = round(time.perf_counter() - start, 3)
     return row
 

@@ -9,8 +9,11 @@ scored::
 Each call resolves the bandwidth on the embedding it is given (there is no
 fitted kernel to reuse), so pass a float ``bandwidth`` to the factories to
 compare embeddings with one fixed kernel. ``affinity="knn"`` scores with the
-sparse adaptive kNN kernel instead (``bandwidth`` is then ignored). Likewise
-``t="auto"`` picks the knee of each embedding's own entropy profile.
+sparse adaptive kNN kernel instead (``bandwidth`` is then ignored), and
+``affinity="precomputed"`` takes the transformer's output as the affinity
+itself: it must be the square affinity between the points scored (a
+transformer that outputs one). Likewise ``t="auto"`` picks the knee of each
+embedding's own entropy profile.
 
 The DSMI scorers read y exactly as :class:`skdse.DiffusionSpectralMI` does
 (through :func:`skdse.partition_reference`): class labels, a continuous
@@ -108,6 +111,7 @@ class _EmbeddingScorer:
             estimator.transform(X),
             input_name="the transformed X",
             backend=self._params.backend,
+            affinity=self._params.affinity,
         )
         if self._measure == "dse":
             res = compute_dse(Z, self._params, random_state=self._random_state)
@@ -162,7 +166,9 @@ def make_dse_scorer(
     ----------
     affinity, bandwidth, t, base, order, max_samples, n_subsamples, solver, operator, \
 n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
-        As in :func:`skdse.diffusion_spectral_entropy`.
+        As in :func:`skdse.diffusion_spectral_entropy`. ``affinity`` is
+        ``"gaussian"``, ``"knn"`` or ``"precomputed"``: the transformer's
+        output is then the affinity itself, square between the points scored.
     n_jobs : int or None, default=None
         CPUs of each call's subsample workers and matrix-free products, as in
         :func:`skdse.diffusion_spectral_entropy`.
@@ -257,7 +263,9 @@ def make_dsmi_scorer(
     ----------
     affinity, bandwidth, t, base, order, n_repeats, max_samples, solver, operator, \
 n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state, n_jobs
-        As in :func:`skdse.diffusion_spectral_mutual_information`.
+        As in :func:`skdse.diffusion_spectral_mutual_information`. ``affinity`` is
+        ``"gaussian"``, ``"knn"`` or ``"precomputed"``: the transformer's
+        output is then the affinity itself, square between the points scored.
     y_type : {"auto", "discrete", "continuous"}, default="auto"
         How to read y; ``"auto"`` uses scikit-learn's ``type_of_target``.
     n_bins : int, default=10

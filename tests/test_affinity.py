@@ -109,7 +109,7 @@ def test_scorers():
     assert new(pca, X, Y) == old(pca, X, Y) == ref
 
 
-@pytest.mark.parametrize("affinity", ["rbf", "precomputed", None, 1.0, "KNN"])
+@pytest.mark.parametrize("affinity", ["rbf", "cosine", None, 1.0, "KNN"])
 def test_bad_affinity(affinity):
     calls = [
         lambda: diffusion_spectral_entropy(X, affinity=affinity),

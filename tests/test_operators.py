@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from skdse._engine.kernels import KernelDiagnostics
-from skdse._engine.knn import knn_operator
-from skdse._engine.operators import MatrixFreeOperator, Operator, dense_operator
+from skdse._engine.kernels import KernelDiagnostics, gaussian_affinity
+from skdse._engine.knn import knn_affinity, knn_operator
+from skdse._engine.operators import AffinityOperator, MatrixFreeOperator, Operator, dense_operator
 from skdse._engine.placement import LOCAL, placement_of
 
 da = pytest.importorskip("dask.array")
@@ -34,6 +34,12 @@ BUILDERS = {
         _dask(X), SIGMA, 1
     ),
     "cluster-knn": lambda X: placement_of(_dask(X)).knn_operator(_dask(X), K),
+    # affinity="precomputed": the user's G, dense, scipy.sparse, or on the cluster
+    "precomputed": lambda X: AffinityOperator(gaussian_affinity(X, SIGMA)[0]),
+    "precomputed-sparse": lambda X: LOCAL.affinity_operator(knn_affinity(X, K)[0], "float64"),
+    "cluster-precomputed": lambda X: placement_of(_dask(X)).affinity_operator(
+        da.from_array(gaussian_affinity(X, SIGMA)[0], chunks=(25, N)), "float64"
+    ),
 }
 #: float32 storage or products: agreement to float32 rounding of entries <= 1
 FLOAT32 = {"dense-float32", "matrix-free", "cluster-dense", "cluster-matrix-free"}
@@ -61,10 +67,15 @@ def test_operator_contract(X, name):
     np.testing.assert_allclose(AV, A @ V, atol=50 * tol)
 
 
-@pytest.mark.parametrize("kernel", ["gaussian", "knn"])
+@pytest.mark.parametrize("kernel", ["gaussian", "knn", "precomputed"])
 def test_cluster_operators_equal_the_in_memory_ones(X, kernel):
     """One kernel block function and one neighbour search: the same operator either way."""
-    if kernel == "knn":
+    if kernel == "precomputed":
+        local, cluster = BUILDERS["precomputed"](X), BUILDERS["cluster-precomputed"](X)
+        tol = 1e-12
+        V = np.random.default_rng(1).normal(size=(N, 2))
+        np.testing.assert_allclose(cluster.matmat(V), local.matmat(V), atol=tol)
+    elif kernel == "knn":
         local, cluster = BUILDERS["knn"](X), BUILDERS["cluster-knn"](X)
         tol = 1e-12
     else:

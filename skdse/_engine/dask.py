@@ -47,6 +47,7 @@ from concurrent.futures import CancelledError
 import numpy as np
 
 from .backend import namespace, to_backend
+from .inputs import check_affinity_values, check_square, symmetry_rtol
 from .kernels import (
     KernelDiagnostics,
     half_total_variance,
@@ -58,7 +59,7 @@ from .kernels import (
     scale_sigma,
 )
 from .knn import KnnOperator, knn_graph, nearest_rows
-from .operators import DenseOperator, block_row_products
+from .operators import AffinityOperator, DenseOperator, block_row_products
 from .resources import available_memory_bytes
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
@@ -112,6 +113,19 @@ def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
     if not bool(compute_on_cluster(lambda: (finite,))[0]):
         raise ValueError(f"Input {input_name} contains NaN or infinity (found when computing it).")
     return X
+
+
+def check_dask_affinity(X, input_name: str = "X"):
+    """:func:`check_dask_X` for a precomputed affinity, and the checks of
+    :func:`~skdse._engine.inputs.check_affinity_values` in one more pass on the cluster."""
+    check_square(X.shape, input_name)
+    rtol = symmetry_rtol(X.dtype)
+    G = check_dask_X(X, "float64", input_name)
+    smallest, largest, asymmetry = compute_on_cluster(
+        lambda: (G.min(), abs(G).max(), abs(G - G.T).max())
+    )
+    check_affinity_values(float(smallest), float(largest), float(asymmetry), rtol, input_name)
+    return G
 
 
 def dask_diffusion_operator(X, sigma: float, dtype=np.float64):
@@ -329,6 +343,32 @@ class DaskOperator:
         return np.asarray(compute_on_cluster(lambda: (self.A,))[0])
 
 
+class DaskAffinityOperator(AffinityOperator):
+    """A precomputed affinity on the cluster (``affinity="precomputed"``), multiplied as given.
+
+    The degrees are one reduction there; each product ``G (s * V)`` runs on
+    G's chunks (no copy of G is stored), the scaling by ``s = 1 / sqrt(d)``
+    on the client, as in :class:`~skdse._engine.operators.AffinityOperator`.
+    ``toarray()`` gathers G in ``dtype`` and normalises it on the client.
+    """
+
+    def __init__(self, G, dtype: str = "float64"):
+        self.G = G
+        self.xp = _numpy_namespace()
+        self.n = G.shape[0]
+        self.dtype = dtype
+        (degrees,) = compute_on_cluster(lambda: (G.sum(axis=1, dtype=np.float64),))
+        self._set_degrees(np.asarray(degrees, dtype=np.float64))
+
+    def _product(self, SV: np.ndarray) -> np.ndarray:
+        (GV,) = compute_on_cluster(lambda: (self.G @ scatter_rows(SV, self.G.chunks[1]),))
+        return np.asarray(GV, dtype=np.float64)
+
+    def _dense(self, dtype: str) -> np.ndarray:
+        (G,) = compute_on_cluster(lambda: (self.G.astype(np.dtype(dtype)),))
+        return np.array(G, dtype=np.dtype(dtype))
+
+
 def _pair_product(Li, Rj, SVi, SVj, diagonal: bool, method: str = "float32", gamma: float = 1.0):
     """``(G_ij SV_j, G_ij^T SV_i)`` of one recomputed float32 kernel block (a cluster task).
 
@@ -465,6 +505,9 @@ class ClusterPlacement:
     def validate(self, X, input_name: str = "X"):
         return check_dask_X(X, "float64", input_name)
 
+    def validate_affinity(self, X, input_name: str = "X"):
+        return check_dask_affinity(X, input_name)
+
     def all_rows_equal(self, X) -> bool:
         (spread,) = compute_on_cluster(lambda: ((X.max(axis=0) > X.min(axis=0)).any(),))
         return not bool(spread)
@@ -485,9 +528,13 @@ class ClusterPlacement:
         (v,) = compute_on_cluster(lambda: (half_total_variance(X, e, namespace(X)),))
         return scale_sigma(float(v), e)
 
-    def row_sets(self, X, picks):
-        """The rows of each of ``picks``, gathered in one pass over the cluster."""
-        return compute_on_cluster(lambda: [X[p] for p in picks])
+    def take(self, X, idx, pairwise: bool = False):
+        """The rows ``idx`` of X (or its principal sub-matrix), lazily on the cluster."""
+        return X[idx][:, idx] if pairwise else X[idx]
+
+    def row_sets(self, X, picks, pairwise: bool = False):
+        """``take(X, p, pairwise)`` for each of ``picks``, gathered in one pass over the cluster."""
+        return compute_on_cluster(lambda: [self.take(X, p, pairwise) for p in picks])
 
     def term_jobs(self, X, n_jobs):
         """1: each term's blocks are already cluster tasks, and a joblib task waiting on
@@ -514,6 +561,9 @@ class ClusterPlacement:
 
     def knn_operator(self, X, n_neighbors: int) -> KnnOperator:
         return KnnOperator(*knn_graph(*dask_knn_search(X, n_neighbors)))
+
+    def affinity_operator(self, X, dtype: str) -> DaskAffinityOperator:
+        return DaskAffinityOperator(X, dtype)
 
     def release(self, X) -> None:
         """Nothing: the cluster's memory is its scheduler's to manage."""

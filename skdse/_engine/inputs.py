@@ -133,3 +133,145 @@ def _check_device_array(X, xp, input_name: str):
     if not bool(xp.all(xp.isfinite(X))):
         raise ValueError(f"Input {input_name} contains NaN or infinity.")
     return X
+
+
+def symmetry_rtol(dtype) -> float:
+    """The asymmetry tolerated in a precomputed affinity of ``dtype``, relative to ``max |G|``.
+
+    ``sqrt(eps)`` of the user's floating dtype (float64 for integers and
+    booleans, which are exact): 1.5e-8 for float64, 3.5e-4 for float32. A
+    symmetric formula evaluated in floating point is asymmetric only through
+    the order of its sums (a product or a sum of two numbers commutes
+    exactly), such as the two halves of a ``Z @ Z.T`` taken by a blocked
+    BLAS and then cancelled in a norm expansion: measured 0.5 units in the
+    last place of ``max |G|`` for a Gaussian affinity of centred data,
+    1.5e4 units (3e-12) for data 70 sigma from the origin (float64, N = 500,
+    D = 50), far below ``sqrt(eps)`` (6.7e7 units of float64's last place,
+    2900 of float32's). A matrix that is not
+    symmetric (a directed kNN graph, a row-normalised ``D^-1 G``) is off by
+    a fraction of ``max |G|`` itself. Within the tolerance G is used as
+    given; the eigenvalues then move by about the asymmetry relative to the
+    degrees (Weyl), far below the solvers' own error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.inputs import symmetry_rtol
+    >>> float(symmetry_rtol(np.float32)) > float(symmetry_rtol(np.float64))
+    True
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    return float(np.sqrt(np.finfo(dtype).eps))
+
+
+def check_affinity_values(
+    smallest: float, largest: float, asymmetry: float, rtol: float, input_name: str = "X"
+) -> None:
+    """Refuse an affinity with negative entries or not symmetric (its squareness: before).
+
+    The one place the errors of ``affinity="precomputed"`` are worded; the
+    statistics (``smallest`` entry, ``largest`` absolute entry, largest
+    ``|G - G^T|``) are computed where G lives (:func:`check_local_affinity`,
+    the cluster's :meth:`~skdse._engine.dask.ClusterPlacement.validate_affinity`).
+    """
+    what = f"{input_name} (affinity='precomputed')"
+    if smallest < 0:
+        raise ValueError(
+            f"{what} has negative entries (the smallest is {smallest:.6g}): an affinity is a "
+            "non-negative similarity. For a distance matrix D pass "
+            "exp(-D**2 / (2 * sigma**2)); a correlation or a signed kernel is not an affinity."
+        )
+    if asymmetry > rtol * largest:
+        raise ValueError(
+            f"{what} is not symmetric: max |G - G.T| = {asymmetry:.3g}, beyond the "
+            f"tolerance {rtol:.2g} * max |G| = {rtol * largest:.3g} (float rounding of a "
+            "symmetric computation stays far below it). A directed graph such as "
+            "sklearn's kneighbors_graph is not symmetric: pass 0.5 * (G + G.T) or "
+            "G.maximum(G.T)."
+        )
+
+
+def check_square(shape, input_name: str) -> None:
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(
+            f"affinity='precomputed' needs {input_name} to be the square (n_samples, "
+            f"n_samples) affinity between the samples; got shape {tuple(shape)}. Pass the "
+            "data itself with affinity='gaussian' or 'knn'. (Cross-validation gives a pairwise "
+            "estimator's score the test rows against the training columns: score the test "
+            "points' own affinity, G[np.ix_(test, test)].)"
+        )
+
+
+#: Rows of an affinity compared with its columns at once in the symmetry check.
+SYMMETRY_BLOCK = 1024
+
+
+def check_local_affinity(X, input_name: str = "X"):
+    """A precomputed affinity checked: as :func:`check_local_X`, and square, non-negative,
+    symmetric within :func:`symmetry_rtol`. Where it lives, in float64.
+
+    ``scipy.sparse`` matrices are accepted (as CSR, float64, on the host),
+    so a kNN graph stays sparse. The symmetry check runs a block of rows at a
+    time: no second N x N array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.inputs import check_local_affinity
+    >>> check_local_affinity(np.array([[1, 0.5], [0.5, 1]])).shape
+    (2, 2)
+    >>> check_local_affinity(np.ones((2, 3)))
+    Traceback (most recent call last):
+        ...
+    ValueError: affinity='precomputed' needs X to be the square (n_samples, n_samples) ...
+    """
+    import scipy.sparse as sp
+
+    dtype = getattr(X, "dtype", None)
+    rtol = symmetry_rtol(_numpy_dtype(dtype))
+    if sp.issparse(X):
+        G = check_array(
+            X,
+            accept_sparse="csr",
+            dtype=np.float64,
+            ensure_min_samples=2,
+            ensure_all_finite=True,
+            input_name=input_name,
+        )
+        check_square(G.shape, input_name)
+        G = sp.csr_matrix(G)
+        smallest = float(G.min())
+        largest = float(abs(G).max())
+        asymmetry = float(abs(G - G.T).max())
+    else:
+        shape = getattr(X, "shape", None)
+        if shape is not None:
+            check_square(tuple(shape), input_name)  # before anything is converted
+        G = check_local_X(X, input_name)
+        check_square(G.shape, input_name)
+        xp = namespace(G)
+        smallest = float(xp.min(G))
+        largest = float(xp.max(xp.abs(G)))
+        asymmetry = 0.0
+        for a in range(0, G.shape[0], SYMMETRY_BLOCK):
+            b = min(a + SYMMETRY_BLOCK, G.shape[0])
+            diff = G[a:b, :] - xp.permute_dims(G[:, a:b], (1, 0))
+            asymmetry = max(asymmetry, float(xp.max(xp.abs(diff))))
+    check_affinity_values(smallest, largest, asymmetry, rtol, input_name)
+    return G
+
+
+def _numpy_dtype(dtype):
+    """A NumPy dtype for any library's dtype (float32 tensors included); float64 if unknown."""
+    if dtype is None:
+        return np.float64
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        name = str(dtype).rsplit(".", 1)[-1]  # torch.float32 -> float32
+        try:
+            return np.dtype(name)
+        except TypeError:
+            return np.float64

@@ -435,9 +435,14 @@ def diffusion_operator(X, sigma: float, dtype=None):
     """
     xp = namespace(X)
     A, degrees = gaussian_affinity(X, sigma, dtype)
+    return scale_in_place(A, xp.astype(1.0 / xp.sqrt(degrees), A.dtype)), degrees
+
+
+def scale_in_place(A, s):
+    """``A * s[:, None] * s[None, :]`` in A's own memory, a row block at a time: the
+    symmetric normalisation ``D^-1/2 G D^-1/2`` with ``s = 1 / sqrt(d)``, no N x N temporary."""
     n = A.shape[0]
-    s = xp.astype(1.0 / xp.sqrt(degrees), A.dtype)
     for start in range(0, n, BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, n)
         A[start:stop, :] = A[start:stop, :] * s[start:stop, None] * s[None, :]
-    return A, degrees
+    return A

@@ -10,8 +10,11 @@ eigenvector, eigenvalue 1) and the kernel diagnostics.
   every product (:func:`block_row_products`, shared with the cluster's
   operator); memory O(N * block) instead of O(N^2).
 - :class:`skdse._engine.knn.KnnOperator`: the sparse adaptive kNN affinity.
-- :class:`skdse._engine.dask.DaskOperator` and
-  :class:`skdse._engine.dask.DaskMatrixFreeOperator`: the same on a cluster.
+- :class:`AffinityOperator`: the user's own affinity (``affinity="precomputed"``),
+  multiplied as it was given (dense on any device, or ``scipy.sparse``).
+- :class:`skdse._engine.dask.DaskOperator`,
+  :class:`skdse._engine.dask.DaskMatrixFreeOperator` and
+  :class:`skdse._engine.dask.DaskAffinityOperator`: the same on a cluster.
 """
 
 from __future__ import annotations
@@ -21,11 +24,18 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 from array_api_compat import device
 from threadpoolctl import OpenBLASController, threadpool_limits
 
-from .backend import is_numpy, namespace
-from .kernels import KernelDiagnostics, diffusion_operator, kernel_block, kernel_coordinates
+from .backend import is_numpy, namespace, to_numpy
+from .kernels import (
+    KernelDiagnostics,
+    diffusion_operator,
+    kernel_block,
+    kernel_coordinates,
+    scale_in_place,
+)
 from .resources import usable_cpu_count
 
 
@@ -262,3 +272,83 @@ class MatrixFreeOperator:
     def toarray(self):
         xp = self.xp
         return self._kernel_matmat(xp.eye(self.n, dtype=xp.float64, device=device(self._scale)))
+
+
+def check_degrees(degrees) -> None:
+    """Refuse an affinity with a point whose row sums to 0 (no ``D^-1/2`` there).
+
+    Only a precomputed affinity can have one (a zero row with a zero
+    diagonal): the kernels built here give every point affinity 1 to itself.
+    """
+    zero = np.flatnonzero(~(to_numpy(degrees) > 0))
+    if zero.size:
+        rows = ", ".join(str(int(i)) for i in zero[:5]) + (", ..." if zero.size > 5 else "")
+        raise ValueError(
+            f"X (affinity='precomputed'): {zero.size} point(s) (row {rows}) have affinity 0 "
+            "to every point, themselves included (the row sums to 0), so the diffusion "
+            "operator D^-1/2 G D^-1/2 is undefined there. Give every point a positive "
+            "self-affinity (a diagonal of 1, as the Gaussian kernel has) or drop isolated "
+            "points. Under max_samples or DSMI the rows are those of a subsample's or a "
+            "class's sub-affinity, where a point's neighbours may all be left out."
+        )
+
+
+class AffinityOperator:
+    """The diffusion operator of an affinity G given as it is (``affinity="precomputed"``).
+
+    ``degrees = G 1`` (checked positive, :func:`check_degrees`) and
+    ``A V = s * (G (s * V))`` with ``s = 1 / sqrt(degrees)``: slq multiplies
+    with G itself, in its float64, without a second N x N array. G is
+    dense on any array-API device or a ``scipy.sparse`` matrix (a kNN graph
+    stays sparse). ``toarray()`` builds A in ``dtype`` for the exact solver.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.operators import AffinityOperator
+    >>> op = AffinityOperator(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    >>> op.degrees.tolist(), np.linalg.eigvalsh(op.toarray()).tolist()
+    ([1.0, 1.0], [-1.0, 1.0])
+    """
+
+    def __init__(self, G, dtype: str = "float64"):
+        self.G = G
+        self.xp = namespace(G)  # NumPy's for scipy.sparse
+        self.n = G.shape[0]
+        self.dtype = dtype
+        self._set_degrees(self._row_sums())
+
+    def _set_degrees(self, degrees) -> None:
+        check_degrees(degrees)
+        self.degrees = degrees
+        self._scale = 1.0 / self.xp.sqrt(degrees)
+        self.diagnostics = KernelDiagnostics.from_degrees(degrees)
+
+    def _row_sums(self):
+        if _is_sparse(self.G):
+            return np.asarray(self.G.sum(axis=1), dtype=np.float64).ravel()
+        return self.xp.sum(self.xp.astype(self.G, self.xp.float64), axis=1)
+
+    def _product(self, SV):
+        """``G @ SV`` in float64."""
+        return self.xp.astype(self.G @ SV, self.xp.float64)
+
+    def _dense(self, dtype: str):
+        """G as a new dense array of ``dtype`` that A may be built in."""
+        if _is_sparse(self.G):
+            return self.G.toarray().astype(dtype, copy=False)
+        return self.xp.astype(self.G, getattr(self.xp, dtype), copy=True)
+
+    def matmat(self, V):
+        s = self._scale[:, None]
+        return s * self._product(s * V)
+
+    def toarray(self):
+        A = self._dense(self.dtype)
+        return scale_in_place(A, self.xp.astype(self._scale, A.dtype))
+
+
+def _is_sparse(G) -> bool:
+    import scipy.sparse as sp
+
+    return sp.issparse(G)

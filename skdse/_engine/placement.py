@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from array_api_compat import device
+
 from . import resources
 from .backend import (
     device_memory_bytes,
@@ -23,10 +25,16 @@ from .backend import (
     take_rows,
     to_backend,
 )
-from .inputs import check_local_X
+from .inputs import check_local_affinity, check_local_X
 from .kernels import resolve_bandwidth
 from .knn import KnnOperator, knn_operator
-from .operators import DenseOperator, MatrixFreeOperator, Operator, dense_operator
+from .operators import (
+    AffinityOperator,
+    DenseOperator,
+    MatrixFreeOperator,
+    Operator,
+    dense_operator,
+)
 
 #: Rows of a matrix-free kernel block, per thread.
 MATRIX_FREE_BLOCK = 512
@@ -52,14 +60,22 @@ class Placement(Protocol):
     def validate(self, X, input_name: str = "X"):
         """X checked (2-D, real, finite, at least 2 rows) as float64, where it lives."""
 
+    def validate_affinity(self, X, input_name: str = "X"):
+        """A precomputed affinity checked (as ``validate``, and square, non-negative,
+        symmetric: :func:`~skdse._engine.inputs.check_affinity_values`) as float64."""
+
     def all_rows_equal(self, X) -> bool:
         """Whether every row of X is the same point."""
 
     def resolve_bandwidth(self, X, bandwidth, random_state=None) -> float:
         """The Gaussian width sigma of a bandwidth specification on X."""
 
-    def row_sets(self, X, picks):
-        """An iterable of X's rows ``p`` for each ``p`` of ``picks``."""
+    def take(self, X, idx, pairwise: bool = False):
+        """The points ``idx`` (sorted host integers) of X, where X lives: its rows, or for
+        an affinity (``pairwise``) the principal sub-matrix, rows and columns ``idx``."""
+
+    def row_sets(self, X, picks, pairwise: bool = False):
+        """An iterable of ``take(X, p, pairwise)`` for each ``p`` of ``picks``."""
 
     def term_jobs(self, X, n_jobs):
         """The joblib workers that may compute independent terms on X at once."""
@@ -81,6 +97,10 @@ class Placement(Protocol):
 
     def knn_operator(self, X, n_neighbors: int) -> Operator:
         """The adaptive kNN operator of X."""
+
+    def affinity_operator(self, X, dtype: str) -> Operator:
+        """The operator of the precomputed affinity X, multiplied as given; its
+        ``toarray()`` is A in ``dtype`` on the client, for the exact solver."""
 
     def release(self, X) -> None:
         """Give back the memory the computations on X left cached."""
@@ -109,6 +129,9 @@ class LocalPlacement:
     def validate(self, X, input_name: str = "X"):
         return check_local_X(X, input_name)
 
+    def validate_affinity(self, X, input_name: str = "X"):
+        return check_local_affinity(X, input_name)
+
     def all_rows_equal(self, X) -> bool:
         xp = namespace(X)
         return not bool(xp.any(xp.max(X, axis=0) > xp.min(X, axis=0)))
@@ -116,8 +139,17 @@ class LocalPlacement:
     def resolve_bandwidth(self, X, bandwidth, random_state=None) -> float:
         return resolve_bandwidth(X, bandwidth, random_state=random_state)
 
-    def row_sets(self, X, picks):
-        return (take_rows(X, p) for p in picks)  # taken as joblib dispatches
+    def take(self, X, idx, pairwise: bool = False):
+        rows = take_rows(X, idx)
+        if not pairwise:
+            return rows
+        xp = namespace(rows)
+        if is_numpy(xp):  # NumPy and scipy.sparse
+            return rows[:, idx]
+        return xp.take(rows, xp.asarray(idx, device=device(rows)), axis=1)
+
+    def row_sets(self, X, picks, pairwise: bool = False):
+        return (self.take(X, p, pairwise) for p in picks)  # taken as joblib dispatches
 
     def term_jobs(self, X, n_jobs):
         # device arrays: the terms run in turn on their device
@@ -141,6 +173,9 @@ class LocalPlacement:
 
     def knn_operator(self, X, n_neighbors: int) -> KnnOperator:
         return knn_operator(X, n_neighbors)
+
+    def affinity_operator(self, X, dtype: str) -> AffinityOperator:
+        return AffinityOperator(X, dtype)
 
     def release(self, X) -> None:
         free_memory(namespace(X))

@@ -6,7 +6,8 @@ Dask alike (their differences are their :class:`~skdse._engine.placement.Placeme
 - the solver: exact eigenvalues up to :data:`AUTO_EXACT_MAX` points (and
   wherever slq's vectors would span the space), stochastic Lanczos
   quadrature above (:func:`resolve_solver`);
-- slq's operator: the kNN graph for ``affinity="knn"``; for the Gaussian
+- slq's operator: the user's own matrix for ``affinity="precomputed"``
+  (multiplied as given, no copy); the kNN graph for ``affinity="knn"``; for the Gaussian
   affinity the stored float32 operator while it takes under half the memory
   it lives in, else kernel blocks recomputed per product (:func:`wants_dense`);
 - memory: refused up front (:class:`~skdse._engine.resources.InsufficientMemoryError`)
@@ -122,6 +123,9 @@ def _slq_operator(place, X, sigma, settings: SolverSettings) -> Operator:
     """The operator slq multiplies with, memory checked before it is built."""
     n = X.shape[0]
     krylov = krylov_bytes(n, settings)
+    if settings.affinity == "precomputed":  # G is stored already: multiply with it
+        check_krylov_fits(n, settings, available=place.client_memory(X))
+        return place.affinity_operator(X, "float64")
     if settings.affinity == "knn":
         check_krylov_fits(n, settings)  # the graph and its vectors live on the host
         return place.knn_operator(X, settings.n_neighbors)
@@ -150,7 +154,8 @@ def solve(
     """Spectrum of the diffusion operator of validated ``X`` and its kernel's diagnostics.
 
     ``settings.affinity`` chooses the kernel: ``sigma`` is the Gaussian
-    affinity's width (a float), None for the adaptive kNN kernel. Every
+    affinity's width (a float), None for the adaptive kNN kernel and for
+    ``"precomputed"``, where X is the (n, n) affinity itself. Every
     entropy (DSE, each DSMI term) comes through here. X may live on any
     array-API backend or on a Dask cluster; the spectrum comes back on the
     host, and the device's memory pool is released afterwards.
@@ -169,7 +174,7 @@ def solve(
     """
     place = placement_of(X)
     n = X.shape[0]
-    if n == 1 or place.all_rows_equal(X):
+    if settings.affinity != "precomputed" and (n == 1 or place.all_rows_equal(X)):
         # One distinct point: A = 11^T / n exactly, spectrum {1, 0, ..., 0}.
         eigenvalues = np.zeros(n)
         eigenvalues[0] = 1.0
@@ -179,7 +184,9 @@ def solve(
         if resolve_solver(n, settings) == "exact":
             itemsize = np.dtype(settings.dtype).itemsize
             check_dense_fits(n, itemsize=itemsize, available=place.client_memory(X))
-            if settings.affinity == "knn":
+            if settings.affinity == "precomputed":
+                op = place.affinity_operator(X, settings.dtype)
+            elif settings.affinity == "knn":
                 op = place.knn_operator(X, settings.n_neighbors)
             else:
                 op = place.exact_operator(X, sigma, settings.dtype)
