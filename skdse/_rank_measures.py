@@ -39,10 +39,7 @@ if TYPE_CHECKING:
 def _check_data(X, flatten: bool = False):
     """Validated X in memory where it lives (a dask array is gathered: these measures
     are dense); ``flatten`` reshapes an N-D X to (n_samples, -1)."""
-    return check_X(
-        placement_of(X).to_backend(X, "auto" if hasattr(X, "__array_namespace__") else "numpy"),
-        flatten=flatten,
-    )
+    return check_X(placement_of(X).in_memory(X), flatten=flatten)
 
 
 def singular_values(X) -> tuple[np.ndarray, float]:

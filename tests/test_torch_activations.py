@@ -14,7 +14,7 @@ import pytest
 
 import skdse
 from skdse._validation import check_X
-from skdse.baselines import BaselineEntropy, effective_rank
+from skdse.baselines import BaselineEntropy, effective_rank, vendi_score
 
 from ._tolerances import EXACT_TOL, F32_TOL
 
@@ -104,3 +104,23 @@ def test_activation_that_requires_grad_is_read_without_its_graph():
     assert got == ref  # the same tensor, without its graph: the same arithmetic
     assert rank == effective_rank(Z.detach())
     assert fitted.entropy_ == BaselineEntropy().fit(Z.detach()).entropy_
+
+
+def test_rank_measures_compute_on_the_tensor(monkeypatch):
+    # the example's effective rank and Vendi score of a layer: on the tensor's own
+    # library (a CUDA tensor stays on its GPU), not on a NumPy copy
+    from skdse import _rank_measures
+
+    seen = []
+    for name in ("singular_values", "vendi_of"):
+        original = getattr(_rank_measures, name)
+        monkeypatch.setattr(
+            _rank_measures,
+            name,
+            lambda X, *a, _f=original: seen.append(type(X)) or _f(X, *a),
+        )
+    X = _tensor(torch.float64)
+    rank, vendi = effective_rank(X), vendi_score(X)
+    assert seen == [torch.Tensor, torch.Tensor]
+    assert abs(rank - effective_rank(X.numpy())) <= 1e-9 * rank
+    assert abs(vendi - vendi_score(X.numpy())) <= 1e-9 * vendi
