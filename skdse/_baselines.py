@@ -188,6 +188,7 @@ def classic_shannon_entropy(
     base=BASELINE.base,
     max_samples=BASELINE.max_samples,
     random_state=BASELINE.random_state,
+    flatten=BASELINE.flatten,
 ):
     """Classic Shannon entropy of binned representations (the paper's baseline).
 
@@ -204,6 +205,9 @@ def classic_shannon_entropy(
     max_samples : int or None, default=10000
         Uniform seeded subsample above this many rows.
     random_state : int, RandomState instance or None
+    flatten : bool, default=False
+        Reshape an N-D X (n_samples, d1, d2, ...) to (n_samples, -1), as
+        :func:`skdse.diffusion_spectral_entropy` does.
 
     Returns
     -------
@@ -219,7 +223,7 @@ def classic_shannon_entropy(
     0.0
     """
     return baseline_entropy(
-        check_X(X),
+        check_X(X, flatten=flatten),
         measure="classic",
         n_bins_per_dim=n_bins_per_dim,
         base=base,
@@ -236,11 +240,14 @@ def diffusion_matrix_entry_entropy(
     base=BASELINE.base,
     max_samples=BASELINE.max_samples,
     random_state=BASELINE.random_state,
+    flatten=BASELINE.flatten,
 ):
     """Entropy of the diffusion matrix's entries (the paper's alternative formulation).
 
     ``P`` is the row-normalised symmetric diffusion operator, as in
     ``dse-dsmi``; the entropy is that of ``|P_ij| / N`` over all entries.
+    ``flatten=True`` reshapes an N-D X to (n_samples, -1) first, as in
+    :func:`classic_shannon_entropy`.
 
     Examples
     --------
@@ -251,7 +258,7 @@ def diffusion_matrix_entry_entropy(
     True
     """
     return baseline_entropy(
-        check_X(X),
+        check_X(X, flatten=flatten),
         measure="matrix_entry",
         bandwidth=bandwidth,
         base=base,
@@ -270,6 +277,7 @@ def adjacency_spectral_entropy(
     base=BASELINE.base,
     max_samples=BASELINE.max_samples,
     random_state=BASELINE.random_state,
+    flatten=BASELINE.flatten,
 ):
     """Entropy of the absolute eigenvalues of an adjacency matrix (the paper's ablation).
 
@@ -286,6 +294,9 @@ def adjacency_spectral_entropy(
     base : float, default=2
     max_samples : int or None, default=10000
     random_state : int, RandomState instance or None
+    flatten : bool, default=False
+        Reshape an N-D X (n_samples, d1, d2, ...) to (n_samples, -1), as
+        :func:`skdse.diffusion_spectral_entropy` does.
 
     Returns
     -------
@@ -300,7 +311,7 @@ def adjacency_spectral_entropy(
     [True, True]
     """
     return baseline_entropy(
-        check_X(X),
+        check_X(X, flatten=flatten),
         measure="adjacency",
         kind=kind,
         bandwidth=bandwidth,
@@ -339,6 +350,7 @@ def classic_mutual_information(
     clusterer=PARTITION.clusterer,
     random_state=BASELINE.random_state,
     n_jobs=BASELINE.n_jobs,
+    flatten=BASELINE.flatten,
 ):
     """Mutual information from the classic Shannon entropy, matched subsets as DSMI.
 
@@ -354,7 +366,7 @@ def classic_mutual_information(
     >>> bool(classic_mutual_information(X, y, random_state=0) > 0.5)
     True
     """
-    X = check_X(X)
+    X = check_X(X, flatten=flatten)
     labels = _labels(
         X,
         y,
@@ -394,6 +406,7 @@ def adjacency_spectral_mutual_information(
     clusterer=PARTITION.clusterer,
     random_state=BASELINE.random_state,
     n_jobs=BASELINE.n_jobs,
+    flatten=BASELINE.flatten,
 ):
     """Mutual information from the adjacency spectral entropy, matched subsets as DSMI.
 
@@ -409,7 +422,7 @@ def adjacency_spectral_mutual_information(
     >>> bool(adjacency_spectral_mutual_information(X, y, random_state=0) > 0)
     True
     """
-    X = check_X(X)
+    X = check_X(X, flatten=flatten)
     labels = _labels(
         X,
         y,
@@ -449,8 +462,12 @@ def matrix_entry_mutual_information(
     clusterer=PARTITION.clusterer,
     random_state=BASELINE.random_state,
     n_jobs=BASELINE.n_jobs,
+    flatten=BASELINE.flatten,
 ):
     """Mutual information from the diffusion-matrix-entry entropy, matched subsets as DSMI.
+
+    Parameters are those of :func:`diffusion_matrix_entry_entropy` and, for y, of
+    :func:`diffusion_spectral_mutual_information`.
 
     Examples
     --------
@@ -462,7 +479,7 @@ def matrix_entry_mutual_information(
     >>> bool(np.isfinite(mi))  # can be negative: a single blob has flatter entries
     True
     """
-    X = check_X(X)
+    X = check_X(X, flatten=flatten)
     labels = _labels(
         X,
         y,

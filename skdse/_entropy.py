@@ -190,6 +190,7 @@ def diffusion_spectral_entropy(
     n_deflate=ENTROPY.n_deflate,
     backend=ENTROPY.backend,
     dtype=ENTROPY.dtype,
+    flatten=ENTROPY.flatten,
     verbose=ENTROPY.verbose,
     memory=ENTROPY.memory,
     random_state=ENTROPY.random_state,
@@ -317,6 +318,13 @@ def diffusion_spectral_entropy(
         all zeros (many duplicated rows, a few far-apart clusters). Distances
         are computed where they are accurate either way; slq always stores
         its operator in float32 and accumulates in float64.
+    flatten : bool, default=False
+        Reshape an X of shape (n_samples, d1, d2, ...), such as a
+        convolutional layer's activations, to (n_samples, d1 * d2 * ...)
+        where it lives (NumPy, CuPy, PyTorch, dask), as
+        ``X.reshape(len(X), -1)``. Without it an X of rank above 2 is
+        refused (the estimators always refuse it, as scikit-learn's do); a
+        1-D X is refused either way.
     verbose : int, default=0
         Above 0, a progress bar over slq's Lanczos steps (tqdm, if installed).
     memory : str, path or joblib.Memory, default=None
@@ -418,7 +426,7 @@ def diffusion_spectral_entropy(
         memory=memory,
         n_jobs=n_jobs,
     )
-    X = check_X(X, backend=params.backend, affinity=params.affinity)
+    X = check_X(X, backend=params.backend, affinity=params.affinity, flatten=flatten)
     res = compute_dse(X, params, random_state=random_state)
     warn_if_degenerate(res.diagnostics, res.bandwidth)
     return res.entropy

@@ -405,6 +405,7 @@ def diffusion_spectral_mutual_information(
     n_deflate=ENTROPY.n_deflate,
     backend=ENTROPY.backend,
     dtype=ENTROPY.dtype,
+    flatten=ENTROPY.flatten,
     verbose=ENTROPY.verbose,
     memory=ENTROPY.memory,
     y_type=PARTITION.y_type,
@@ -465,6 +466,9 @@ def diffusion_spectral_mutual_information(
         Spectrum solver of every term; see :func:`diffusion_spectral_entropy`.
     operator, n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype
         As in :func:`diffusion_spectral_entropy`.
+    flatten : bool, default=False
+        Reshape an N-D X (n_samples, d1, d2, ...) to (n_samples, -1) where it
+        lives; see :func:`diffusion_spectral_entropy`.
     verbose : int, default=0
         Above 0, a progress bar over the terms (tqdm, if installed).
     memory : str, path or joblib.Memory, default=None
@@ -545,7 +549,7 @@ def diffusion_spectral_mutual_information(
         memory=memory,
         n_jobs=n_jobs,
     )
-    X = check_X(X, backend=params.backend, affinity=params.affinity)
+    X = check_X(X, backend=params.backend, affinity=params.affinity, flatten=flatten)
     labels = partition_reference(
         y,
         n_samples=X.shape[0],

@@ -167,6 +167,7 @@ ENTROPY = Table(
     n_deflate=Param(64, (_ints(0),)),
     backend=Param("auto", (Choices("auto", "numpy", "cupy"),)),
     dtype=Param("float64", (Choices("float64", "float32"),)),
+    flatten=Param(False, ("boolean",)),  # the functions' (N, ...) -> (N, -1); not the estimators'
     verbose=Param(0, (_ints(0),)),
     memory=Param(None, (None, str, bytes, os.PathLike, HasMethods("cache"))),
     n_repeats=Param(5, (_ints(1),)),
@@ -208,7 +209,7 @@ BASELINE = Table(
     kind=Param("gaussian", (Choices("gaussian", "normalized", "knn"),)),
     bandwidth=Param("scale", (_POSITIVE, Choices("scale", "median"))),
     n_neighbors=Param(10, (_ints(1),)),
-    **{name: ENTROPY[name] for name in ("base", "max_samples", "n_repeats")},
+    **{name: ENTROPY[name] for name in ("base", "max_samples", "n_repeats", "flatten")},
     random_state=ENTROPY["random_state"],
     n_jobs=ENTROPY["n_jobs"],
 )
@@ -218,6 +219,7 @@ RANK = Table(
     order=ENTROPY["order"],
     bandwidth=BASELINE["bandwidth"],
     random_state=ENTROPY["random_state"],
+    flatten=ENTROPY["flatten"],
 )
 
 SCORING = Table(greater_is_better=Param(True, ("boolean",)))

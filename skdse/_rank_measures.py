@@ -36,12 +36,10 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 
-def _check_data(X):
+def _check_data(X, flatten: bool = False):
     """Validated X in memory where it lives (a dask array is gathered: these measures
-    are dense)."""
-    return check_X(
-        placement_of(X).to_backend(X, "auto" if hasattr(X, "__array_namespace__") else "numpy")
-    )
+    are dense); ``flatten`` reshapes an N-D X to (n_samples, -1)."""
+    return check_X(placement_of(X).in_memory(X), flatten=flatten)
 
 
 def singular_values(X) -> tuple[np.ndarray, float]:
@@ -73,7 +71,7 @@ def effective_rank_of(s: np.ndarray, eps: float = 0.0) -> float:
 
 
 @validated(RANK)
-def effective_rank(X: ArrayLike, *, eps: float = RANK.eps) -> float:
+def effective_rank(X: ArrayLike, *, eps: float = RANK.eps, flatten: bool = RANK.flatten) -> float:
     """Effective rank of an embedding matrix, as RankMe defines it.
 
     ``RankMe(X) = exp(-sum_k p_k log p_k)`` with ``p_k = s_k / sum_j s_j``,
@@ -95,6 +93,9 @@ def effective_rank(X: ArrayLike, *, eps: float = RANK.eps) -> float:
     eps : float in [0, 1), default=0.0
         Added to each normalised singular value before the entropy, as RankMe
         does.
+    flatten : bool, default=False
+        Reshape an N-D X (n_samples, d1, d2, ...) to (n_samples, -1) where it
+        lives, as :func:`skdse.diffusion_spectral_entropy` does.
 
     Returns
     -------
@@ -131,7 +132,7 @@ def effective_rank(X: ArrayLike, *, eps: float = RANK.eps) -> float:
     >>> round(effective_rank(np.ones((10, 4))), 12)  # every row the same: rank one
     1.0
     """
-    return effective_rank_of(singular_values(_check_data(X))[0], eps)
+    return effective_rank_of(singular_values(_check_data(X, flatten))[0], eps)
 
 
 def vendi_of(X, sigma: float, order: float) -> float:
@@ -158,6 +159,7 @@ def vendi_score(
     bandwidth: float | str = RANK.bandwidth,
     order: float = RANK.order,
     random_state: int | np.random.RandomState | None = RANK.random_state,
+    flatten: bool = RANK.flatten,
 ) -> float:
     """Vendi score of the Gaussian kernel: the effective number of distinct points.
 
@@ -190,6 +192,9 @@ def vendi_score(
         1e-9 at q = 0.5, 2e-3 at q = 0.1).
     random_state : int, RandomState instance or None, default=None
         Seeds the subsample of ``bandwidth="median"``.
+    flatten : bool, default=False
+        Reshape an N-D X (n_samples, d1, d2, ...) to (n_samples, -1) where it
+        lives, as :func:`skdse.diffusion_spectral_entropy` does.
 
     Returns
     -------
@@ -225,7 +230,7 @@ def vendi_score(
     >>> bool(np.all(np.diff(scores) <= 0))  # non-increasing in the order
     True
     """
-    return _vendi(_check_data(X), bandwidth, order, random_state)[0]
+    return _vendi(_check_data(X, flatten), bandwidth, order, random_state)[0]
 
 
 class EffectiveRank(BaseEstimator):

@@ -18,8 +18,13 @@ from sklearn.utils._param_validation import validate_params
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
-from ._engine.backend import to_numpy
-from ._engine.inputs import check_not_masked, names_unreal_data
+from ._engine.backend import to_numpy, without_grad
+from ._engine.inputs import (
+    check_not_masked,
+    check_sample_rank,
+    flatten_samples,
+    names_unreal_data,
+)
 from ._engine.kernels import KernelDiagnostics
 from ._engine.placement import placement_of
 from ._params import is_deprecated_knn_bandwidth
@@ -113,19 +118,31 @@ def warn_if_degenerate(diagnostics: KernelDiagnostics | None, bandwidth: float |
     warnings.warn(msg, UserWarning, stacklevel=_user_stacklevel())
 
 
-def check_X(X, *, input_name: str = "X", backend: str = "auto", affinity: str = "gaussian"):
+def check_X(
+    X,
+    *,
+    input_name: str = "X",
+    backend: str = "auto",
+    affinity: str = "gaussian",
+    flatten: bool = False,
+):
     """A finite, real, 2-D float64 array with at least 2 samples, where it lives.
 
+    A torch tensor is cut from autograd first. ``flatten`` reshapes an N-D X
+    to (n_samples, -1) where it lives (:func:`~skdse._engine.inputs.flatten_samples`);
+    without it an N-D X is refused with a message that says how to flatten it.
     For ``affinity="precomputed"`` X is the affinity itself: also square,
     non-negative and symmetric (``validate_affinity``), and ``scipy.sparse``
     is accepted on the host.
-
     ``backend`` moves the data first (``"cupy"`` puts NumPy input on the
     GPU; a dask X is gathered for any backend but ``"auto"``). In-memory
     arrays are checked by :func:`skdse._engine.inputs.check_local_X`, a
     dask X on its cluster (:mod:`skdse._engine.placement` decides which).
     """
-    X = check_not_masked(X, input_name)
+    X = check_not_masked(without_grad(X), input_name)
+    if flatten:
+        X = flatten_samples(X, input_name)
+    check_sample_rank(X, input_name)
     X = placement_of(X).to_backend(X, backend)
     if affinity == "precomputed":
         return placement_of(X).validate_affinity(X, input_name)
@@ -136,13 +153,16 @@ def validate_estimator_X(estimator, X, *, reset: bool):
     """scikit-learn's ``validate_data`` with skdse's rules for host X.
 
     Dense, float64, finite, at least 2 rows; masked arrays refused
-    (:func:`check_not_masked`) and non-numbers named (:func:`names_unreal_data`).
+    (:func:`check_not_masked`), non-numbers named (:func:`names_unreal_data`)
+    and an N-D X refused with how to flatten it (scikit-learn's 2-D rule).
     Sets or checks ``n_features_in_`` and ``feature_names_in_``.
     """
+    X = check_not_masked(without_grad(X), "X")
+    check_sample_rank(X, "X")
     with names_unreal_data(X, "X"):
         return validate_data(
             estimator,
-            check_not_masked(X, "X"),
+            X,
             reset=reset,
             accept_sparse=False,
             dtype=np.float64,

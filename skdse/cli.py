@@ -18,9 +18,11 @@ whitespace; quoted fields; a UTF-8 BOM; a header line detected), ``.parquet``
 and PyTorch ``.pt`` / ``.pth`` (a tensor or a dict of tensors, loaded with
 ``weights_only=True``). A table's leading row-index column (pandas'
 ``to_csv()``, R's row names) is dropped with a note on standard error;
-``--columns`` / ``--drop-columns`` choose the features. With ``--affinity
-precomputed`` each file is the (n, n) affinity between its samples instead
-(any of these formats, or a ``scipy.sparse.save_npz`` archive). A labels file has one
+``--columns`` / ``--drop-columns`` choose the features; ``--flatten``
+reshapes an array of rank > 2 (saved convolutional activations) to (N, -1).
+With ``--affinity precomputed`` each file is the (n, n) affinity between its
+samples instead (any of these formats, or a ``scipy.sparse.save_npz``
+archive). A labels file has one
 label per line (strings allowed) or is a one-column ``.csv``; a first line is
 skipped as a header when the file has one line more than the embeddings.
 
@@ -45,6 +47,7 @@ import numpy as np
 
 from . import __version__
 from ._engine.dask import ClusterDataLost, ClusterError
+from ._engine.inputs import flatten_samples
 from ._engine.resources import InsufficientMemoryError
 from ._io import STDIN_NAME, CLIError, check_readable, first_line, load_array, load_labels
 from ._params import ENTROPY
@@ -92,6 +95,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="COL",
         help="columns that are not features (names or 0-based positions)",
+    )
+    parser.add_argument(
+        "--flatten",
+        action="store_true",
+        default=ENTROPY.flatten,
+        help="reshape an array of rank > 2 (N, d1, d2, ...), such as saved convolutional "
+        "activations, to (N, d1*d2*...)",
     )
     parser.add_argument(
         "--affinity",
@@ -347,6 +357,12 @@ def _measure_file(args, path, reference, estimator) -> dict:
     X = _load_sparse_affinity(args, path)
     if X is None:
         X = load_array(path, args.key, columns=args.columns, drop_columns=args.drop_columns)
+        if args.flatten:
+            X = flatten_samples(X)
+        elif X.ndim > 2:
+            raise ValueError(
+                f"an array of shape {X.shape}; pass --flatten to reshape it to (N, -1)"
+            )
     n_samples = int(X.shape[0]) if X.ndim else 0
     start = time.perf_counter()
     row = {"file": str(path), "n_samples": n_samples, "n_samples_used": None}

@@ -2,13 +2,19 @@
 
 A layer's activations are handed to skdse as torch tensors, on their own
 device; on the CPU they must give the numbers of their NumPy copy, and a
-convolutional layer's 4-D output, flattened to (N, -1), is a 2-D input.
+convolutional layer's 4-D output, flattened to (N, -1) (``flatten=True``), is
+a 2-D input; a hook's output taken outside ``torch.no_grad()`` is read without
+its autograd graph.
 """
+
+import warnings
 
 import numpy as np
 import pytest
 
 import skdse
+from skdse._validation import check_X
+from skdse.baselines import BaselineEntropy, effective_rank, vendi_score
 
 from ._tolerances import EXACT_TOL, F32_TOL
 
@@ -65,13 +71,56 @@ def test_forward_hook_activation_flattened_is_a_2d_input():
         block(images)
     out = acts["conv"]
     assert out.shape == (120, 4, 8, 8)
-    # the 4-D tensor itself is refused with scikit-learn's message
-    with pytest.raises(ValueError, match="2D"):
+    # the 4-D tensor itself is refused, with how to flatten it
+    with pytest.raises(ValueError, match="2D.*flatten=True"):
         skdse.diffusion_spectral_entropy(out)
     Z = out.flatten(1)
     assert Z.shape == (120, 4 * 8 * 8)
     got = _both(Z)
+    assert _both(out, flatten=True) == got
     ref = _both(out.numpy().reshape(120, -1))
     assert abs(got[0] - ref[0]) <= EXACT_TOL
     assert abs(got[1] - ref[1]) <= 2 * EXACT_TOL
     assert 0 < got[0] <= np.log2(120) + EXACT_TOL
+
+
+def test_activation_that_requires_grad_is_read_without_its_graph():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(12, 8, dtype=torch.float64)
+    Z = layer(_tensor(torch.float64))  # a hook's output outside torch.no_grad()
+    assert Z.requires_grad
+    assert not check_X(Z).requires_grad
+    ref = _both(Z.detach())
+    always = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)  # torch warns of a grad tensor's .item() once per process
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # torch's "requires_grad=True to a scalar"
+            got = _both(Z)
+            rank = effective_rank(Z)
+            fitted = BaselineEntropy().fit(Z)  # NumPy's conversion refused grad tensors
+    finally:
+        torch.set_warn_always(always)
+    assert got == ref  # the same tensor, without its graph: the same arithmetic
+    assert rank == effective_rank(Z.detach())
+    assert fitted.entropy_ == BaselineEntropy().fit(Z.detach()).entropy_
+
+
+def test_rank_measures_compute_on_the_tensor(monkeypatch):
+    # the example's effective rank and Vendi score of a layer: on the tensor's own
+    # library (a CUDA tensor stays on its GPU), not on a NumPy copy
+    from skdse import _rank_measures
+
+    seen = []
+    for name in ("singular_values", "vendi_of"):
+        original = getattr(_rank_measures, name)
+        monkeypatch.setattr(
+            _rank_measures,
+            name,
+            lambda X, *a, _f=original: seen.append(type(X)) or _f(X, *a),
+        )
+    X = _tensor(torch.float64)
+    rank, vendi = effective_rank(X), vendi_score(X)
+    assert seen == [torch.Tensor, torch.Tensor]
+    assert abs(rank - effective_rank(X.numpy())) <= 1e-9 * rank
+    assert abs(vendi - vendi_score(X.numpy())) <= 1e-9 * vendi

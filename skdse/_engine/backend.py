@@ -59,6 +59,26 @@ def _is_torch(X) -> bool:
     return type(X).__module__.split(".")[0] == "torch"
 
 
+def without_grad(X):
+    """X cut from autograd when it is a torch tensor that requires grad; else X itself.
+
+    skdse only reads X: a layer's output taken outside ``torch.no_grad()``
+    would otherwise carry its graph through every operation and make torch
+    warn at each conversion to a Python number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.backend import without_grad
+    >>> X = np.ones((2, 2))
+    >>> without_grad(X) is X
+    True
+    """
+    if _is_torch(X) and getattr(X, "requires_grad", False):
+        return X.detach()
+    return X
+
+
 def to_numpy(a) -> np.ndarray:
     """A NumPy copy (or view) of any supported array, on the host."""
     if isinstance(a, np.ndarray):

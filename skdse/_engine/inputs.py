@@ -3,17 +3,82 @@
 Dense, real, finite, 2-D, at least 2 rows: scikit-learn's ``check_array`` for
 NumPy-convertible input, the same checks in place for array-API arrays on a
 device. A dask X is checked on its cluster instead
-(:meth:`skdse._engine.dask.ClusterPlacement.validate`).
+(:meth:`skdse._engine.dask.ClusterPlacement.validate`). An N-D X (a
+convolutional layer's activations) is reshaped to 2-D by
+:func:`flatten_samples` only, when the functions' ``flatten=True`` asks for it;
+otherwise :func:`check_sample_rank` refuses it and says how to flatten it.
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils import check_array
 
 from .backend import is_numpy, namespace
+
+
+def flatten_samples(X, input_name: str = "X"):
+    """X of shape (n_samples, d1, d2, ...) as (n_samples, d1 * d2 * ...), where it lives.
+
+    The one place skdse reshapes X: each sample's values, in C order (as
+    ``torch.flatten(X, 1)`` and ``X.reshape(len(X), -1)``), become its
+    features. NumPy, CuPy, PyTorch, dask (lazily) and any array-API array
+    are reshaped by their own library; lists become NumPy arrays first. An X
+    of rank 2 or less is returned as it is (a 1-D X stays the error of the
+    checks that follow).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.inputs import flatten_samples
+    >>> flatten_samples(np.zeros((5, 3, 4, 4))).shape
+    (5, 48)
+    >>> flatten_samples(np.zeros(5)).shape
+    (5,)
+    """
+    if not hasattr(X, "ndim") or not hasattr(X, "shape"):  # lists: NumPy's view of them
+        with names_unreal_data(X, input_name):
+            X = np.asarray(X)
+    if X.ndim <= 2:
+        return X
+    if any(s is None or s != s for s in X.shape):  # a dask array's unknown (NaN) sizes
+        raise ValueError(
+            f"{input_name} has unknown dimensions (shape {tuple(X.shape)}), so it cannot be "
+            f"flattened; call {input_name}.compute_chunk_sizes() first (a dask array)."
+        )
+    shape = (int(X.shape[0]), math.prod(int(s) for s in X.shape[1:]))
+    return namespace(X).reshape(X, shape)
+
+
+def check_sample_rank(X, input_name: str = "X") -> None:
+    """Refuse an X of rank above 2 with a message that says how to flatten it.
+
+    Functions and estimators alike take (n_samples, n_features); the
+    functions' ``flatten=True`` reshapes N-D activations (:func:`flatten_samples`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.inputs import check_sample_rank
+    >>> check_sample_rank(np.zeros((4, 2, 2)))
+    Traceback (most recent call last):
+        ...
+    ValueError: Found array with dim 3 (shape (4, 2, 2)) for X, where a 2D array \
+(n_samples, n_features) is expected. To use each sample's values as its features, flatten \
+them: X.reshape(len(X), -1), or pass flatten=True to skdse's functions (the estimators \
+take 2D X, as scikit-learn's do).
+    """
+    ndim = getattr(X, "ndim", None)
+    if isinstance(ndim, int) and ndim > 2:
+        raise ValueError(
+            f"Found array with dim {ndim} (shape {tuple(X.shape)}) for {input_name}, where a "
+            "2D array (n_samples, n_features) is expected. To use each sample's values as its "
+            f"features, flatten them: {input_name}.reshape(len({input_name}), -1), or pass "
+            "flatten=True to skdse's functions (the estimators take 2D X, as scikit-learn's do)."
+        )
 
 
 def check_local_X(X, input_name: str = "X"):
