@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.datasets import make_blobs
+from sklearn.decomposition import PCA
 
 import skdse
 from skdse.datasets import make_branching_tree, make_noisy_subspace
@@ -57,3 +58,30 @@ DATASETS = {
     "far_clusters": far_clusters,
     "tree": tree,
 }
+
+
+RNG = np.random.default_rng(0)
+
+Y_INT = np.repeat(np.arange(3), 30)
+
+X = RNG.normal(size=(90, 4)) + 2.0 * Y_INT[:, None]
+
+Y_FLOAT = X[:, 0] + RNG.normal(scale=0.5, size=90)  # a regression target
+
+Y_VECTOR = X[:, :2] + RNG.normal(scale=0.1, size=(90, 2))  # a reference per sample
+
+# Same process, same arithmetic on the same host labels: only rounding of
+# identical operations, so a tight tolerance.
+TOL = 1e-12
+
+KW = dict(bandwidth=3.0, n_repeats=2, random_state=0)
+
+
+class _Identity(PCA):
+    """A transformer whose embedding is X itself, so scorer == function on X."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float)
