@@ -129,3 +129,26 @@ def test_no_warning_for_a_sensible_or_adaptive_kernel():
         make_dsmi_scorer(n_repeats=2, random_state=0)(pca, X, Y)
         # the kNN affinity has no single width to blame
         diffusion_spectral_entropy(X, affinity="knn", n_neighbors=5)
+
+
+def test_degenerate_kernel_warns_once_and_names_bandwidth():
+    X = np.random.default_rng(0).uniform(size=(100, 3))
+    with pytest.warns(UserWarning, match="bandwidth=1000 is too large") as rec:
+        diffusion_spectral_entropy(X, bandwidth=1000.0)
+    assert len(rec) == 1
+    with pytest.warns(UserWarning, match="bandwidth=0.001 is too small"):
+        diffusion_spectral_entropy(X, bandwidth=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diffusion_spectral_entropy(X)  # "scale" is sensible here
+        diffusion_spectral_entropy(np.ones((10, 2)))  # one distinct point: not a bandwidth issue
+
+
+def test_dsmi_warns_once_for_degenerate_kernel():
+    from skdse import diffusion_spectral_mutual_information
+
+    X = np.random.default_rng(0).uniform(size=(60, 3))
+    y = np.repeat([0, 1, 2], 20)
+    with pytest.warns(UserWarning, match="too large") as rec:
+        diffusion_spectral_mutual_information(X, y, bandwidth=1e3, random_state=0)
+    assert len(rec) == 1
