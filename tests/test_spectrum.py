@@ -32,3 +32,12 @@ def test_spectral_entropy_known_values():
     )
     # large t must not underflow to NaN
     assert spectral_entropy([1.0, 0.9, 1e-300], t=1e4) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_eigensolver_refuses_a_non_finite_operator_clearly():
+    from skdse._engine.spectrum import exact_eigenvalues
+
+    A = np.eye(3)
+    A[0, 1] = A[1, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        exact_eigenvalues(A)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from skdse import DiffusionSpectralMI, diffusion_spectral_mutual_information, partition_reference
+from skdse.baselines import BaselineEntropy
 from skdse.scoring import dsmi_scorer, make_dsmi_scorer
 
 from ._data import KW, TOL, Y_FLOAT, Y_INT, Y_VECTOR, X, _Identity
@@ -119,3 +120,15 @@ def test_scalar_mapping_and_bad_shapes_are_refused(y, exc, match):
     ):
         with pytest.raises(exc, match=match):
             compute()
+
+
+def test_binning_and_partition_near_the_largest_float():
+    # min-max binning (classic baseline, continuous y) and the label-type check
+    # run without overflow: the suite turns RuntimeWarnings into errors
+    X = np.clip(np.random.default_rng(0).normal(size=(40, 3)), -2, 2) * 8e307
+    small = X / 8e307
+    assert BaselineEntropy().fit(X).entropy_ == BaselineEntropy().fit(small).entropy_
+    np.testing.assert_array_equal(partition_reference(X[:, 0]), partition_reference(small[:, 0]))
+    kw = dict(random_state=0)
+    big_mi = diffusion_spectral_mutual_information(X, X[:, 0], **kw)
+    assert big_mi == pytest.approx(diffusion_spectral_mutual_information(small, small[:, 0], **kw))
