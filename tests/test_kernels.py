@@ -12,11 +12,17 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from skdse import DiffusionSpectralEntropy, diffusion_spectral_entropy
+from skdse import (
+    DiffusionSpectralEntropy,
+    DiffusionSpectralMI,
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+)
 from skdse._engine.kernels import BLOCK_ROWS, diffusion_operator, resolve_bandwidth
 from skdse._engine.operators import MatrixFreeOperator, dense_operator
 
 from ._data import dse
+from ._tolerances import F32_TOL
 
 
 def naive_operator(X, sigma):
@@ -209,3 +215,42 @@ def test_subnormal_data_is_measured_like_its_rescaled_copy(kw):
     X = np.random.default_rng(0).normal(size=(40, 3))
     expected = diffusion_spectral_entropy(X, **kw)
     assert abs(diffusion_spectral_entropy(X * 1e-310, **kw) - expected) < 1e-9
+
+
+X = np.random.default_rng(0).normal(size=(60, 4))
+
+Y = np.repeat([0, 1, 2], 20)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-42, 1e300])
+def test_float32_operator_keeps_float64_data_beyond_float32_range(scale):
+    # dtype="float32" is the operator's precision: the data were cast to
+    # float32 first, so 1e-300 * X became all zeros (DSE 0, silently) and
+    # 1e300 * X was refused as too large for float32.
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    Xc = scale * X
+    assert diffusion_spectral_entropy(Xc, solver="exact", dtype="float32") == pytest.approx(
+        ref, abs=F32_TOL
+    )
+    est = DiffusionSpectralEntropy(solver="exact", dtype="float32").fit(Xc)
+    assert est.entropy_ == pytest.approx(ref, abs=F32_TOL)
+    assert est.score(Xc) == est.entropy_  # same process, same path
+    mi = diffusion_spectral_mutual_information(Xc, Y, solver="exact", random_state=0)
+    mi32 = DiffusionSpectralMI(solver="exact", dtype="float32", random_state=0).fit(Xc, Y)
+    assert mi32.mutual_information_ == pytest.approx(mi, abs=10 * F32_TOL)
+
+
+def test_float32_operator_on_torch_keeps_small_values():
+    torch = pytest.importorskip("torch")
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    h = diffusion_spectral_entropy(torch.asarray(1e-300 * X), solver="exact", dtype="float32")
+    assert h == pytest.approx(ref, abs=F32_TOL)
+
+
+def test_float32_operator_keeps_small_values_of_a_dask_array():
+    # the Dask path cast the chunks to float32 too: 1e-300 * X became zeros
+    da = pytest.importorskip("dask.array")
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    Xd = da.from_array(1e-300 * X, chunks=(20, 4))
+    h = diffusion_spectral_entropy(Xd, solver="exact", dtype="float32")
+    assert h == pytest.approx(ref, abs=F32_TOL)

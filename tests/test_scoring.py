@@ -179,3 +179,29 @@ def test_scorer_repr_shows_only_changed_defaults():
     assert repr(dse_scorer) == "make_dse_scorer()"
     r = repr(make_dsmi_scorer(n_repeats=3, n_bins=4, y_type="continuous", n_jobs=2))
     assert r == "make_dsmi_scorer(n_repeats=3, y_type='continuous', n_bins=4, n_jobs=2)"
+
+
+X_NORMAL = np.random.default_rng(0).normal(size=(60, 4))
+
+Y = np.repeat([0, 1, 2], 20)
+
+
+def _masked():
+    Xm = np.ma.masked_array(X_NORMAL.copy(), mask=np.zeros(X_NORMAL.shape, dtype=bool))
+    Xm[3, 1] = 1e6  # the value behind the mask must not reach the transformer
+    Xm.mask[3, 1] = True
+    return Xm
+
+
+@pytest.mark.parametrize(
+    "scorer", [dse_scorer, dsmi_scorer, make_dsmi_scorer(random_state=0)], ids=repr
+)
+def test_scorers_refuse_masked_X(scorer):
+    # every other entry point refuses masked entries; the scorers passed X to
+    # the transformer, which used the masked value.
+    pca = PCA(2).fit(X_NORMAL)
+    with pytest.raises(ValueError, match="X is a numpy masked array with 1 masked"):
+        scorer(pca, _masked(), Y)
+    # a mask with nothing masked is plain data
+    unmasked = np.ma.masked_array(X_NORMAL)
+    assert dse_scorer(pca, unmasked, Y) == dse_scorer(pca, X_NORMAL, Y)

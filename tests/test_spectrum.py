@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from skdse import DiffusionSpectralEntropy
+from skdse import DiffusionSpectralEntropy, diffusion_spectral_entropy
 from skdse._engine.spectrum import spectral_entropy
 
 
@@ -41,3 +41,15 @@ def test_eigensolver_refuses_a_non_finite_operator_clearly():
     A[0, 1] = A[1, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         exact_eigenvalues(A)
+
+
+def test_entropy_of_one_distinct_point_is_positive_zero():
+    # -0.0 came out of the exact spectrum's entropy (printed "-0" by the CLI),
+    # while the baselines already return +0.0
+    Z = np.ones((5, 2))
+    values = [
+        diffusion_spectral_entropy(Z),
+        diffusion_spectral_entropy(Z, solver="slq"),
+        *DiffusionSpectralEntropy().fit(Z).entropy_profile([1.0, 2.0]),
+    ]
+    assert all(v == 0.0 and np.copysign(1.0, v) == 1.0 for v in values), values
