@@ -94,3 +94,7 @@ def dse(X, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # degenerate kernels are the point here
         return diffusion_spectral_entropy(X, **kw)
+
+
+# slq on 150 points with few vectors, so slq (not its exact fallback) runs
+SLQ = dict(solver="slq", n_deflate=4, n_probes=8)

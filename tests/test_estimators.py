@@ -157,3 +157,29 @@ def test_dsmi_reports_the_solver_and_rows_its_terms_used():
     assert est.n_samples_used_ == 40 + 150
     whole = DiffusionSpectralMI(**kw).fit(X, y)
     assert whole.solver_ == "exact" and whole.n_samples_used_ == 240
+
+
+@pytest.mark.parametrize(
+    "t, error",
+    [
+        ([], ValueError),
+        ("abc", TypeError),
+        ("2", TypeError),
+        (None, TypeError),
+        ([1, "a"], TypeError),
+        ([True], TypeError),
+        ([1.0, -1.0], ValueError),
+        (np.nan, ValueError),
+        ([1 + 2j], TypeError),
+    ],
+)
+def test_entropy_profile_names_t(X, t, error):
+    est = DiffusionSpectralEntropy().fit(X)
+    with pytest.raises(error, match=r"\bt\b"):
+        est.entropy_profile(t)
+
+
+def test_entropy_profile_keeps_the_shape_of_t(X):
+    est = DiffusionSpectralEntropy().fit(X)
+    assert est.entropy_profile(np.array([[1, 2], [3, 4]])).shape == (2, 2)
+    assert est.entropy_profile(np.int64(1)) == est.entropy_

@@ -24,7 +24,7 @@ from skdse._engine.operators import MatrixFreeOperator, dense_operator
 from skdse._engine.solve import AUTO_EXACT_MAX
 from skdse.datasets import make_branching_tree, make_noisy_subspace
 
-from ._data import DATASETS
+from ._data import DATASETS, SLQ
 from ._tolerances import SLQ_TOL
 
 
@@ -215,3 +215,8 @@ def test_bad_n_subsamples(value, exc):
         diffusion_spectral_entropy(X, n_subsamples=value)
     with pytest.raises(exc, match="n_subsamples"):
         DiffusionSpectralEntropy(n_subsamples=value).fit(X)
+
+
+def test_many_lanczos_steps_on_few_points_run(X):
+    h = diffusion_spectral_entropy(X, n_lanczos_steps=10**8, random_state=0, **SLQ)
+    assert 0 < h <= np.log2(150)
