@@ -7,7 +7,12 @@ from sklearn.datasets import make_blobs
 from sklearn.decomposition import PCA
 
 import skdse
-from skdse import diffusion_spectral_entropy
+from skdse import (
+    DiffusionSpectralEntropy,
+    DiffusionSpectralMI,
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+)
 from skdse.datasets import make_branching_tree, make_noisy_subspace
 from skdse.scoring import make_dse_scorer, make_dsmi_scorer
 
@@ -98,3 +103,27 @@ def dse(X, **kw):
 
 # slq on 150 points with few vectors, so slq (not its exact fallback) runs
 SLQ = dict(solver="slq", n_deflate=4, n_probes=8)
+
+
+X_OK = np.random.default_rng(0).normal(size=(20, 3))
+
+Y_OK = np.repeat([0, 1], 10)
+
+
+def dse_fn(X, **kw):
+    return diffusion_spectral_entropy(X, **kw)
+
+
+def dse_est(X, **kw):
+    return DiffusionSpectralEntropy(**kw).fit(X)
+
+
+def dsmi_fn(X, y=Y_OK, **kw):
+    return diffusion_spectral_mutual_information(X, y, **kw)
+
+
+def dsmi_est(X, y=Y_OK, **kw):
+    return DiffusionSpectralMI(**kw).fit(X, y)
+
+
+ALL = [dse_fn, dse_est, dsmi_fn, dsmi_est]

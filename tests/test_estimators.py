@@ -17,6 +17,8 @@ from skdse import (
     diffusion_spectral_mutual_information,
 )
 
+from ._data import X_OK
+
 
 @pytest.fixture(scope="module")
 def digits():
@@ -183,3 +185,20 @@ def test_entropy_profile_keeps_the_shape_of_t(X):
     est = DiffusionSpectralEntropy().fit(X)
     assert est.entropy_profile(np.array([[1, 2], [3, 4]])).shape == (2, 2)
     assert est.entropy_profile(np.int64(1)) == est.entropy_
+
+
+def test_score_checks_n_features():
+    est = DiffusionSpectralEntropy().fit(X_OK)
+    with pytest.raises(ValueError, match="features"):
+        est.score(X_OK[:, :2])
+    with pytest.raises(ValueError, match="'t' parameter of DiffusionSpectralEntropy must be"):
+        DiffusionSpectralEntropy(t=-1).fit(X_OK)
+
+
+def test_unfitted_estimator_refuses_to_score():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DiffusionSpectralEntropy().score(X_OK)
+    with pytest.raises(NotFittedError):
+        DiffusionSpectralEntropy().entropy_profile([1, 2])

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -13,6 +14,8 @@ from skdse import (
 )
 from skdse.baselines import BaselineEntropy
 from skdse.scoring import make_dse_scorer
+
+from ._data import ALL, X_OK, dsmi_est, dsmi_fn
 
 
 def _masked(X):
@@ -94,3 +97,33 @@ def test_continuous_y_of_strings_names_y(y):
     X = np.random.default_rng(0).normal(size=(30, 3))
     with pytest.raises(ValueError, match="y must hold real numbers"):
         diffusion_spectral_mutual_information(X, y, y_type="continuous")
+
+
+def _with(X, i, j, v):
+    X = X.copy()
+    X[i, j] = v
+    return X
+
+
+@pytest.mark.parametrize("compute", ALL)
+@pytest.mark.parametrize(
+    "X, exc, match",
+    [
+        (_with(X_OK, 3, 1, np.nan), ValueError, "NaN"),
+        (_with(X_OK, 0, 0, np.inf), ValueError, "infinity"),
+        (X_OK[:, 0], ValueError, "Expected 2D array"),
+        (X_OK[:, :, None], ValueError, "dim 3"),
+        (np.empty((0, 3)), ValueError, "0 sample"),
+        (X_OK[:1], ValueError, "1 sample"),
+        (np.empty((20, 0)), ValueError, "0 feature"),
+        (np.full((20, 3), "a"), ValueError, "numeric|convert"),
+        (X_OK + 1j, ValueError, "[Cc]omplex"),
+        (sp.csr_matrix(X_OK), TypeError, "toarray"),
+    ],
+)
+def test_bad_X(compute, X, exc, match):
+    kwargs = {}
+    if compute in (dsmi_fn, dsmi_est) and X.shape[:1] != (20,):
+        kwargs["y"] = np.zeros(X.shape[0] if X.ndim else 0, dtype=int)
+    with pytest.raises(exc, match=match):
+        compute(X, **kwargs)

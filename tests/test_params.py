@@ -32,6 +32,8 @@ from skdse._params import (
 )
 from skdse.cli import build_parser
 
+from ._data import ALL, X_OK, dsmi_est, dsmi_fn
+
 TABLES = {
     "ENTROPY": ENTROPY,
     "PARTITION": PARTITION,
@@ -338,3 +340,39 @@ def test_odd_parameter_values_give_a_number_or_an_error_naming_them(name, tmp_pa
             assert name in str(exc), (value, exc)
         else:
             assert 0.0 <= h <= np.log2(20) + 1e-9, (value, h)
+
+
+@pytest.mark.parametrize("compute", ALL)
+@pytest.mark.parametrize(
+    "param, value, exc",
+    [
+        ("bandwidth", 0.0, ValueError),
+        ("bandwidth", -1.0, ValueError),
+        ("bandwidth", np.inf, ValueError),
+        ("bandwidth", "silverman", ValueError),
+        ("bandwidth", [1.0], TypeError),
+        ("t", 0, ValueError),
+        ("t", -2.0, ValueError),
+        ("t", "1", TypeError),
+        ("base", 0, ValueError),
+        ("base", -2, ValueError),
+        ("base", 1, ValueError),
+        ("max_samples", 1, ValueError),
+        ("max_samples", 2.5, TypeError),
+        ("solver", "lanczos", ValueError),
+        ("solver", None, ValueError),
+    ],
+)
+def test_bad_parameter_names_the_argument(compute, param, value, exc):
+    with pytest.raises(exc, match=param):
+        compute(X_OK, **{param: value})
+
+
+@pytest.mark.parametrize("compute", [dsmi_fn, dsmi_est])
+@pytest.mark.parametrize(
+    "param, value, exc",
+    [("n_repeats", 0, ValueError), ("n_repeats", 1.5, TypeError), ("n_jobs", "all", TypeError)],
+)
+def test_bad_dsmi_parameter(compute, param, value, exc):
+    with pytest.raises(exc, match=param):
+        compute(X_OK, **{param: value})

@@ -205,3 +205,10 @@ def test_scorers_refuse_masked_X(scorer):
     # a mask with nothing masked is plain data
     unmasked = np.ma.masked_array(X_NORMAL)
     assert dse_scorer(pca, unmasked, Y) == dse_scorer(pca, X_NORMAL, Y)
+
+
+def test_scorer_factories_validate_up_front():
+    with pytest.raises(ValueError, match="bandwidth"):
+        make_dse_scorer(bandwidth=-1.0)
+    with pytest.raises(ValueError, match="n_repeats"):
+        make_dsmi_scorer(n_repeats=0)

@@ -29,6 +29,8 @@ from skdse._params import entropy_params
 from skdse._validation import check_X
 from skdse.scoring import make_dse_scorer, make_dsmi_scorer
 
+from ._data import X_OK, dsmi_est, dsmi_fn
+
 Y = np.repeat([0, 1, 2], 20)
 X = np.random.default_rng(0).uniform(size=(60, 3)) + Y[:, None]
 HUGE = 1e4  # every affinity ~1: "too large"
@@ -152,3 +154,19 @@ def test_dsmi_warns_once_for_degenerate_kernel():
     with pytest.warns(UserWarning, match="too large") as rec:
         diffusion_spectral_mutual_information(X, y, bandwidth=1e3, random_state=0)
     assert len(rec) == 1
+
+
+@pytest.mark.parametrize("compute", [dsmi_fn, dsmi_est])
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.zeros(19, dtype=int), "inconsistent numbers of samples"),
+        (np.r_[np.zeros(19), np.nan], "NaN"),
+        (np.array([None] + ["a"] * 19, dtype=object), "missing labels"),
+        (np.array([1 + 2j] * 20), "Unknown label type|[Cc]omplex"),
+        (None, "requires y|y is required"),
+    ],
+)
+def test_bad_y(compute, y, match):
+    with pytest.raises(ValueError, match=match):
+        compute(X_OK, y=y)
