@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from scipy.spatial.distance import cdist
 
-from skdse._engine.knn import knn_search
+from skdse._engine.knn import knn_operator, knn_search
 
 from ._data import dse
 
@@ -43,3 +45,27 @@ def test_dask_knn_search_equals_the_in_memory_one_with_ties():
     ref_dist, ref_idx = knn_search(g, 6)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_array_equal(dist, ref_dist)  # same pairs, same arithmetic
+
+
+def test_knn_operator_is_symmetric_and_stochastic():
+    X = np.random.default_rng(0).normal(size=(300, 4))
+    op = knn_operator(X, 10)
+    A = op.A
+    assert sp.issparse(A)
+    assert abs(A - A.T).max() < 1e-15
+    # A = D^-1/2 G D^-1/2: the random-walk matrix D^-1 G has rows summing to 1
+    d = op.degrees
+    P = sp.diags(1 / np.sqrt(d)) @ A @ sp.diags(np.sqrt(d))
+    np.testing.assert_allclose(np.asarray(P.sum(axis=1)).ravel(), 1.0, rtol=1e-12)
+    # each point keeps at least its 10 neighbours (plus itself), and only graph edges
+    nnz_per_row = np.diff(A.indptr)
+    assert nnz_per_row.min() >= 11 and nnz_per_row.max() < 300
+    # weights follow exp(-d^2 / (2 sigma_i sigma_j)) with sigma_i the 10th-neighbour distance
+    D = cdist(X, X)
+    sig = np.sort(D, axis=1)[:, 10]
+    G = sp.diags(np.sqrt(d)) @ A @ sp.diags(np.sqrt(d))
+    i, j = G.nonzero()
+    np.testing.assert_allclose(
+        np.asarray(G[i, j]).ravel(), np.exp(-(D[i, j] ** 2) / (2 * sig[i] * sig[j])), rtol=1e-12
+    )
+    np.testing.assert_allclose(sig, op.sigmas)

@@ -376,3 +376,37 @@ def test_bad_parameter_names_the_argument(compute, param, value, exc):
 def test_bad_dsmi_parameter(compute, param, value, exc):
     with pytest.raises(exc, match=param):
         compute(X_OK, **{param: value})
+
+
+@pytest.mark.parametrize(
+    "param, value, exc",
+    [
+        ("solver", "lanczos", ValueError),
+        ("operator", "sparse", ValueError),
+        ("n_lanczos_steps", 1, ValueError),
+        ("n_probes", 1, ValueError),
+        ("n_probes", 2.0, TypeError),
+        ("n_deflate", -1, ValueError),
+        ("n_neighbors", 0, ValueError),
+        ("bandwidth", "kNN", ValueError),
+        ("verbose", -1, ValueError),
+        ("verbose", "yes", TypeError),
+    ],
+)
+def test_bad_solver_parameters(param, value, exc):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    for call in (
+        lambda: diffusion_spectral_entropy(X, **{param: value}),
+        lambda: DiffusionSpectralMI(**{param: value}).fit(X, np.repeat([0, 1], 15)),
+    ):
+        with pytest.raises(exc, match=param):
+            call()
+
+
+@pytest.mark.parametrize("value, exc", [(0, ValueError), (1.5, TypeError)])
+def test_bad_n_subsamples(value, exc):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(exc, match="n_subsamples"):
+        diffusion_spectral_entropy(X, n_subsamples=value)
+    with pytest.raises(exc, match="n_subsamples"):
+        DiffusionSpectralEntropy(n_subsamples=value).fit(X)

@@ -3,9 +3,17 @@
 import numpy as np
 import pytest
 
-from skdse import DiffusionSpectralEntropy, DiffusionSpectralMI, diffusion_spectral_entropy
-from skdse._engine.solve import krylov_bytes, resolve_solver
+import skdse._engine.resources as engine_resources
+from skdse import (
+    DiffusionSpectralEntropy,
+    DiffusionSpectralMI,
+    InsufficientMemoryError,
+    diffusion_spectral_entropy,
+)
+from skdse._engine.solve import AUTO_EXACT_MAX, krylov_bytes, resolve_solver
 from skdse._params import entropy_params
+
+from ._data import DATASETS
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5])
@@ -41,3 +49,19 @@ def test_krylov_memory_counts_the_steps_that_run():
     params = entropy_params(n_lanczos_steps=10**6, n_deflate=10**3, n_probes=4)
     # at most n - 1 steps and n - 2 deflated directions run on 50 points
     assert krylov_bytes(50, params) == 8 * 50 * (4 + 48) * 49
+
+
+def test_auto_switches_at_threshold():
+    small = DiffusionSpectralEntropy().fit(DATASETS["blobs"](300))
+    assert small.solver_ == "exact"
+    X = np.random.default_rng(0).normal(size=(AUTO_EXACT_MAX + 1, 3))
+    assert DiffusionSpectralEntropy(random_state=0).fit(X).solver_ == "slq"
+
+
+def test_slq_memory_refused_up_front(monkeypatch):
+    monkeypatch.setattr(engine_resources, "available_memory_bytes", lambda: 1_000_000)
+    X = np.random.default_rng(0).normal(size=(3000, 2))
+    with pytest.raises(InsufficientMemoryError, match="n_probes"):
+        diffusion_spectral_entropy(X, solver="slq", operator="matrix_free")
+    with pytest.raises(InsufficientMemoryError, match="matrix_free"):
+        diffusion_spectral_entropy(X, solver="slq", operator="dense")
