@@ -1,4 +1,7 @@
-"""Data sets shared by the parity and property tests, and the entry points they call."""
+"""Data, entry points and small helpers that several test files share.
+
+Each group says which files use it; a helper used by one file stays in that file.
+"""
 
 import warnings
 
@@ -68,6 +71,9 @@ DATASETS = {
 }
 
 
+# ---- X and three kinds of y (class labels, a regression target, a vector per sample), and
+# an identity transformer: test_partition.py, test_scoring.py ----------------------------------
+
 RNG = np.random.default_rng(0)
 
 Y_INT = np.repeat(np.arange(3), 30)
@@ -95,15 +101,23 @@ class _Identity(PCA):
         return np.asarray(X, dtype=float)
 
 
+# ---- DSE with degenerate kernels allowed: test_kernels.py, test_knn.py -----------------------
+
+
 def dse(X, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # degenerate kernels are the point here
         return diffusion_spectral_entropy(X, **kw)
 
 
+# ---- the ``X`` fixture's slq settings (tests/conftest.py): test_mi.py, test_slq.py ----------
+
 # slq on 150 points with few vectors, so slq (not its exact fallback) runs
 SLQ = dict(solver="slq", n_deflate=4, n_probes=8)
 
+
+# ---- the four entry points and valid data of the bad-input tests: test_inputs.py,
+# test_params.py, test_validation.py, test_estimators.py, test_resources.py ----------------------
 
 X_OK = np.random.default_rng(0).normal(size=(20, 3))
 

@@ -21,6 +21,7 @@ def rng():
     return np.random.default_rng(12345)
 
 
+# 150 points in 3-D: the data of the edge-case tests in several files
 @pytest.fixture
 def X():
     return np.random.default_rng(0).normal(size=(150, 3))

@@ -24,6 +24,10 @@ from skdse._engine.operators import MatrixFreeOperator, dense_operator
 from ._data import dse
 from ._tolerances import F32_TOL
 
+X = np.random.default_rng(0).normal(size=(60, 4))
+
+Y = np.repeat([0, 1, 2], 20)
+
 
 def naive_operator(X, sigma):
     G = np.exp(-cdist(X, X, "sqeuclidean") / (2 * sigma**2))
@@ -215,11 +219,6 @@ def test_subnormal_data_is_measured_like_its_rescaled_copy(kw):
     X = np.random.default_rng(0).normal(size=(40, 3))
     expected = diffusion_spectral_entropy(X, **kw)
     assert abs(diffusion_spectral_entropy(X * 1e-310, **kw) - expected) < 1e-9
-
-
-X = np.random.default_rng(0).normal(size=(60, 4))
-
-Y = np.repeat([0, 1, 2], 20)
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-42, 1e300])

@@ -1,4 +1,8 @@
-"""y from the user's array library, read one way by the functions, estimators and scorers."""
+"""The reference partition (skdse/_partition.py): y, its bins and its clusters.
+
+y from the user's array library is read one way by the functions, the
+estimators and the scorers.
+"""
 
 import warnings
 

@@ -1,4 +1,4 @@
-"""The scalable spectrum: SLQ against exact, its error bar, and the operators."""
+"""The scalable spectrum (skdse/_engine/slq.py): SLQ against exact, and its error bar."""
 
 import warnings
 

@@ -1,6 +1,7 @@
-"""The degenerate-kernel warning: raised by each public entry point, aimed at the caller.
+"""The checks at the public entry points (skdse/_validation.py): y, and the warnings.
 
-The engine returns the kernel's diagnostics with its result and warns about
+The degenerate-kernel warning is raised by each public entry point, aimed
+at the caller. The engine returns the kernel's diagnostics with its result and warns about
 nothing; the function, estimator method or scorer the user called raises
 the ``UserWarning`` from them, so that its ``filename`` is the caller's
 file (this one, or scikit-learn's when scikit-learn makes the call), never
