@@ -19,3 +19,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+# 150 points in 3-D: the data of the edge-case tests in several files
+@pytest.fixture
+def X():
+    return np.random.default_rng(0).normal(size=(150, 3))

@@ -505,3 +505,37 @@ def test_cluster_failure_is_one_line_with_status_1(monkeypatch, files, capsys):
     assert cli.main(["entropy", str(files / "a.npy")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["skdse entropy: error: no Dask worker is left on the scheduler at tcp://x"]
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--n-jobs", "0"], "'n_jobs' parameter of DiffusionSpectralEntropy must be None"),
+        (["--max-samples", "1"], "'max_samples' parameter of DiffusionSpectralEntropy must be"),
+        (["--n-subsamples", "0"], "'n_subsamples' parameter of DiffusionSpectralEntropy must be"),
+    ],
+)
+def test_cli_bad_option_is_not_blamed_on_a_file(tmp_path, capsys, option, message):
+    # the option was validated while measuring the first file, so the error
+    # read "first.npy: n_jobs must ...", as if the file were bad
+    from skdse.cli import main
+
+    np.save(tmp_path / "first.npy", X)
+    assert main(["entropy", str(tmp_path / "first.npy"), *option]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert "first.npy" not in err
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_cli_ragged_csv_says_rows_differ(tmp_path, capsys, sep):
+    # no separator split the rows evenly, so the file was read as one column
+    # of text: "column '1,2,3' (position 0) is not numeric (holds '4,5')"
+    from skdse.cli import main
+
+    path = tmp_path / "ragged.csv"
+    path.write_text(f"1{sep}2{sep}3\n4{sep}5\n6{sep}7{sep}8\n")
+    assert main(["entropy", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"rows have different numbers of {sep!r}-separated fields (2 to 3)" in err

@@ -17,6 +17,8 @@ from skdse import (
     diffusion_spectral_mutual_information,
 )
 
+from ._data import X_OK
+
 
 @pytest.fixture(scope="module")
 def digits():
@@ -157,3 +159,46 @@ def test_dsmi_reports_the_solver_and_rows_its_terms_used():
     assert est.n_samples_used_ == 40 + 150
     whole = DiffusionSpectralMI(**kw).fit(X, y)
     assert whole.solver_ == "exact" and whole.n_samples_used_ == 240
+
+
+@pytest.mark.parametrize(
+    "t, error",
+    [
+        ([], ValueError),
+        ("abc", TypeError),
+        ("2", TypeError),
+        (None, TypeError),
+        ([1, "a"], TypeError),
+        ([True], TypeError),
+        ([1.0, -1.0], ValueError),
+        (np.nan, ValueError),
+        ([1 + 2j], TypeError),
+    ],
+)
+def test_entropy_profile_names_t(X, t, error):
+    est = DiffusionSpectralEntropy().fit(X)
+    with pytest.raises(error, match=r"\bt\b"):
+        est.entropy_profile(t)
+
+
+def test_entropy_profile_keeps_the_shape_of_t(X):
+    est = DiffusionSpectralEntropy().fit(X)
+    assert est.entropy_profile(np.array([[1, 2], [3, 4]])).shape == (2, 2)
+    assert est.entropy_profile(np.int64(1)) == est.entropy_
+
+
+def test_score_checks_n_features():
+    est = DiffusionSpectralEntropy().fit(X_OK)
+    with pytest.raises(ValueError, match="features"):
+        est.score(X_OK[:, :2])
+    with pytest.raises(ValueError, match="'t' parameter of DiffusionSpectralEntropy must be"):
+        DiffusionSpectralEntropy(t=-1).fit(X_OK)
+
+
+def test_unfitted_estimator_refuses_to_score():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DiffusionSpectralEntropy().score(X_OK)
+    with pytest.raises(NotFittedError):
+        DiffusionSpectralEntropy().entropy_profile([1, 2])

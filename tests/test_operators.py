@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skdse._engine.kernels import KernelDiagnostics, gaussian_affinity
+from skdse._engine.kernels import KernelDiagnostics, diffusion_operator, gaussian_affinity
 from skdse._engine.knn import knn_affinity, knn_operator
 from skdse._engine.operators import AffinityOperator, MatrixFreeOperator, Operator, dense_operator
 from skdse._engine.placement import LOCAL, placement_of
@@ -82,3 +82,19 @@ def test_cluster_operators_equal_the_in_memory_ones(X, kernel):
         local, cluster = BUILDERS["dense"](X), BUILDERS["cluster-matrix-free"](X)
         tol = 1e-6
     np.testing.assert_allclose(cluster.toarray(), local.toarray(), atol=tol)
+
+
+def test_dense_and_matrix_free_products_agree():
+    X = np.random.default_rng(0).normal(size=(700, 9)) + 30
+    V = np.random.default_rng(1).normal(size=(700, 5))
+    dense = dense_operator(X, 2.0)
+    A, degrees = diffusion_operator(X, 2.0)
+    np.testing.assert_array_equal(dense.matmat(V), A @ V)
+    for dtype, rtol in [(np.float64, 1e-12), (np.float32, 2e-5)]:
+        free = MatrixFreeOperator(X, 2.0, block_rows=128, dtype=dtype, n_threads=2)
+        np.testing.assert_allclose(free.degrees, degrees, rtol=rtol)
+        np.testing.assert_allclose(
+            free.matmat(V), A @ V, rtol=rtol, atol=rtol * np.abs(A @ V).max()
+        )
+    serial = MatrixFreeOperator(X, 2.0, block_rows=100, dtype=np.float64, n_threads=1)
+    np.testing.assert_allclose(serial.toarray(), A, rtol=1e-12, atol=1e-15)

@@ -54,7 +54,7 @@ def test_sdist_carries_what_its_tests_need(sdist):
         "tests/conftest.py",
         "tests/_data.py",
         "tests/_tolerances.py",
-        "tests/test_engine.py",
+        "tests/test_spectrum.py",
         "skdse/__init__.py",
         "pyproject.toml",
     ):
@@ -76,7 +76,7 @@ def test_tests_run_from_the_unpacked_sdist(sdist, tmp_path):
     )
     assert Path(where.stdout.strip()).is_relative_to(root)
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_engine.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_spectrum.py"],
         cwd=root,
         capture_output=True,
         text=True,

@@ -11,7 +11,14 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import check_param_validation
 
 import skdse
-from skdse import baselines, scoring
+from skdse import (
+    DiffusionSpectralEntropy,
+    DiffusionSpectralMI,
+    baselines,
+    diffusion_spectral_entropy,
+    diffusion_spectral_mutual_information,
+    scoring,
+)
 from skdse._params import (
     BASELINE,
     DATA_ARGUMENTS,
@@ -24,6 +31,8 @@ from skdse._params import (
     entropy_params,
 )
 from skdse.cli import build_parser
+
+from ._data import ALL, X_OK, dsmi_est, dsmi_fn
 
 TABLES = {
     "ENTROPY": ENTROPY,
@@ -251,3 +260,153 @@ def test_parameters_set_after_fit_are_validated_before_use(estimator, name, valu
     fitted.set_params(**{name: value})
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
         method(fitted)
+
+
+@pytest.mark.parametrize(
+    "random_state, error",
+    [
+        (-1, ValueError),
+        (2**32, ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+        ("0", TypeError),
+        (np.random.default_rng(0), TypeError),
+    ],
+)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda X, rs: diffusion_spectral_entropy(X, random_state=rs),
+        lambda X, rs: diffusion_spectral_mutual_information(
+            X, np.repeat([0, 1], 75), random_state=rs
+        ),
+        lambda X, rs: DiffusionSpectralEntropy(random_state=rs).fit(X),
+        lambda X, rs: DiffusionSpectralMI(random_state=rs).fit(X, np.repeat([0, 1], 75)),
+    ],
+    ids=["dse", "dsmi", "dse-fit", "dsmi-fit"],
+)
+def test_bad_random_state_names_it(X, call, random_state, error):
+    with pytest.raises(
+        error,
+        match=r"'random_state' parameter of \w+ must be None, an int in the range \[0, 4294967295",
+    ):
+        call(X, random_state)
+
+
+def test_generator_random_state_says_what_to_pass(X):
+    with pytest.raises(TypeError, match=r"Generator.*integers"):
+        diffusion_spectral_entropy(X, random_state=np.random.default_rng(0))
+
+
+def test_random_state_accepts_the_full_seed_range(X):
+    for rs in (0, 2**32 - 1, np.int64(7), np.random.RandomState(0)):
+        diffusion_spectral_entropy(X, random_state=rs, max_samples=50)
+
+
+@pytest.mark.parametrize("base", [0.5, 1.0, 1e-3])
+def test_base_at_or_below_one_is_refused(X, base):
+    with pytest.raises(
+        ValueError, match=r"'base' parameter of \w+ must be a float in the range \(1.0, inf\)"
+    ):
+        diffusion_spectral_entropy(X, base=base)
+    with pytest.raises(
+        ValueError, match=r"'base' parameter of \w+ must be a float in the range \(1.0, inf\)"
+    ):
+        DiffusionSpectralMI(base=base).fit(X, np.repeat([0, 1], 75))
+
+
+ODD_VALUES = [None, -1, 0, 1, 2.5, -0.5, np.nan, np.inf, 1e300, 1e-300, 10**9, "abc", "", True,
+              [], [1], {"a": 1}, b"x", 1 + 2j, np.int64(3), np.array([1, 2]), object(),
+              np.random.default_rng(0)]  # fmt: skip
+
+SWEPT = ["bandwidth", "t", "base", "max_samples", "n_subsamples", "solver", "operator",
+         "n_neighbors", "n_lanczos_steps", "n_probes", "n_deflate", "backend", "dtype",
+         "verbose", "memory", "random_state"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SWEPT)
+def test_odd_parameter_values_give_a_number_or_an_error_naming_them(name, tmp_path, monkeypatch):
+    # 23 odd values per parameter: a finite DSE in [0, log2 N], or a ValueError
+    # or TypeError that names the parameter; never another exception
+    monkeypatch.chdir(tmp_path)  # memory="abc" makes a folder
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    for value in ODD_VALUES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)
+                warnings.simplefilter("ignore", UserWarning)
+                h = diffusion_spectral_entropy(X, **{name: value})
+        except (ValueError, TypeError) as exc:
+            assert name in str(exc), (value, exc)
+        else:
+            assert 0.0 <= h <= np.log2(20) + 1e-9, (value, h)
+
+
+@pytest.mark.parametrize("compute", ALL)
+@pytest.mark.parametrize(
+    "param, value, exc",
+    [
+        ("bandwidth", 0.0, ValueError),
+        ("bandwidth", -1.0, ValueError),
+        ("bandwidth", np.inf, ValueError),
+        ("bandwidth", "silverman", ValueError),
+        ("bandwidth", [1.0], TypeError),
+        ("t", 0, ValueError),
+        ("t", -2.0, ValueError),
+        ("t", "1", TypeError),
+        ("base", 0, ValueError),
+        ("base", -2, ValueError),
+        ("base", 1, ValueError),
+        ("max_samples", 1, ValueError),
+        ("max_samples", 2.5, TypeError),
+        ("solver", "lanczos", ValueError),
+        ("solver", None, ValueError),
+    ],
+)
+def test_bad_parameter_names_the_argument(compute, param, value, exc):
+    with pytest.raises(exc, match=param):
+        compute(X_OK, **{param: value})
+
+
+@pytest.mark.parametrize("compute", [dsmi_fn, dsmi_est])
+@pytest.mark.parametrize(
+    "param, value, exc",
+    [("n_repeats", 0, ValueError), ("n_repeats", 1.5, TypeError), ("n_jobs", "all", TypeError)],
+)
+def test_bad_dsmi_parameter(compute, param, value, exc):
+    with pytest.raises(exc, match=param):
+        compute(X_OK, **{param: value})
+
+
+@pytest.mark.parametrize(
+    "param, value, exc",
+    [
+        ("solver", "lanczos", ValueError),
+        ("operator", "sparse", ValueError),
+        ("n_lanczos_steps", 1, ValueError),
+        ("n_probes", 1, ValueError),
+        ("n_probes", 2.0, TypeError),
+        ("n_deflate", -1, ValueError),
+        ("n_neighbors", 0, ValueError),
+        ("bandwidth", "kNN", ValueError),
+        ("verbose", -1, ValueError),
+        ("verbose", "yes", TypeError),
+    ],
+)
+def test_bad_solver_parameters(param, value, exc):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    for call in (
+        lambda: diffusion_spectral_entropy(X, **{param: value}),
+        lambda: DiffusionSpectralMI(**{param: value}).fit(X, np.repeat([0, 1], 15)),
+    ):
+        with pytest.raises(exc, match=param):
+            call()
+
+
+@pytest.mark.parametrize("value, exc", [(0, ValueError), (1.5, TypeError)])
+def test_bad_n_subsamples(value, exc):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(exc, match="n_subsamples"):
+        diffusion_spectral_entropy(X, n_subsamples=value)
+    with pytest.raises(exc, match="n_subsamples"):
+        DiffusionSpectralEntropy(n_subsamples=value).fit(X)

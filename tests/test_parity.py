@@ -6,6 +6,13 @@ import numpy as np
 import pytest
 
 from skdse import DiffusionSpectralEntropy, DiffusionSpectralMI
+from skdse.baselines import (
+    adjacency_spectral_entropy,
+    adjacency_spectral_mutual_information,
+    classic_mutual_information,
+    classic_shannon_entropy,
+    diffusion_matrix_entry_entropy,
+)
 from skdse.datasets import make_branching_tree
 
 from ._data import DATASETS
@@ -73,3 +80,81 @@ def test_dsmi_matches_reference(n_classes):
     )
     assert abs(est.mutual_information_ - ref_mi) < 0.02, (est.mutual_information_, ref_mi)
     assert est.mutual_information_ > 0.05  # the tree's branches carry information
+
+
+@pytest.mark.parametrize("name", ["uniform_cube", "blobs", "tree", "duplicated"])
+def test_classic_entropy_parity(name):
+    X = DATASETS[name](300)
+    for bins in (2, 3):
+        ref = dse_dsmi.diffusion_spectral_entropy(
+            X, classic_shannon_entropy=True, num_bins_per_dim=bins
+        )
+        assert abs(classic_shannon_entropy(X, n_bins_per_dim=bins) - ref) < 1e-9
+
+
+@pytest.mark.parametrize("name", ["uniform_cube", "blobs", "manifold"])
+def test_matrix_entry_entropy_parity(name):
+    X = DATASETS[name](200)
+    ref = dse_dsmi.diffusion_spectral_entropy(
+        X, gaussian_kernel_sigma=10, matrix_entry_entropy=True
+    )
+    assert abs(diffusion_matrix_entry_entropy(X, bandwidth=10.0) - ref) < 1e-9
+
+
+@pytest.mark.parametrize("name", ["uniform_cube", "blobs", "manifold", "tree"])
+@pytest.mark.parametrize(
+    "kind, ref_kw",
+    [
+        ("gaussian", {}),
+        ("normalized", {"anisotropic": True}),
+        ("knn", {"use_knn": True, "knn": 10}),
+    ],
+)
+def test_adjacency_entropy_parity(name, kind, ref_kw):
+    X = DATASETS[name](200)
+    ref = dse_dsmi.adjacency_spectral_entropy(X, gaussian_kernel_sigma=10, **ref_kw)
+    ours = adjacency_spectral_entropy(X, kind=kind, bandwidth=10.0, n_neighbors=10)
+    assert abs(ours - ref) < 1e-9
+
+
+def test_dsmi_continuous_scalar_parity():
+    X, branch = make_branching_tree(4, 100, 20, step=2.0, random_state=1)
+    y = branch + np.random.default_rng(0).uniform(0, 0.9, size=branch.size)  # continuous
+    est = DiffusionSpectralMI(bandwidth=10.0, n_repeats=50, solver="exact", random_state=0)
+    est.fit(X, y)
+    ref_mi, ref_clusters = dse_dsmi.diffusion_spectral_mutual_information(
+        X, y, gaussian_kernel_sigma=10, num_repetitions=50, n_clusters=10
+    )
+    np.testing.assert_array_equal(est.partition_, np.ravel(ref_clusters))
+    for label, h in zip(est.groups_, est.group_conditional_entropies_):
+        ref = dse_dsmi.diffusion_spectral_entropy(
+            X[est.partition_ == label], gaussian_kernel_sigma=10
+        )
+        assert abs(h - ref) < 1e-9
+    assert abs(est.mutual_information_ - ref_mi) < 0.02
+
+
+def test_dsmi_continuous_vector_parity():
+    X, branch = make_branching_tree(3, 80, 10, step=2.0, random_state=2)
+    Y = X[:, :6] + np.random.default_rng(0).normal(scale=0.1, size=(240, 6))  # "inputs"
+    est = DiffusionSpectralMI(
+        bandwidth=10.0, n_repeats=50, n_clusters=4, solver="exact", random_state=0
+    ).fit(X, Y)
+    ref_mi, ref_clusters = dse_dsmi.diffusion_spectral_mutual_information(
+        X, Y, gaussian_kernel_sigma=10, num_repetitions=50, n_clusters=4
+    )
+    np.testing.assert_array_equal(est.partition_, ref_clusters)
+    assert abs(est.mutual_information_ - ref_mi) < 0.02
+
+
+def test_classic_and_adjacency_mi_parity():
+    X, y = make_branching_tree(3, 100, 20, step=2.0, random_state=3)
+    ref = dse_dsmi.diffusion_spectral_mutual_information(
+        X, y, classic_shannon_entropy=True, num_repetitions=50
+    )[0]
+    assert abs(classic_mutual_information(X, y, n_repeats=50, random_state=0) - ref) < 0.05
+    ref = dse_dsmi.adjacency_spectral_mutual_information(
+        X, y, gaussian_kernel_sigma=10, num_repetitions=50
+    )[0]
+    ours = adjacency_spectral_mutual_information(X, y, bandwidth=10.0, n_repeats=50, random_state=0)
+    assert abs(ours - ref) < 0.05

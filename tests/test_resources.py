@@ -11,6 +11,7 @@ import joblib
 import numpy as np
 import pytest
 
+import skdse._engine.resources as engine_resources
 from skdse import (
     DiffusionSpectralEntropy,
     DiffusionSpectralMI,
@@ -33,7 +34,7 @@ from skdse._engine.resources import (
 from skdse._params import entropy_params
 from skdse.scoring import make_dse_scorer, make_dsmi_scorer
 
-from ._data import ENTROPY_ENTRY_POINTS
+from ._data import ENTROPY_ENTRY_POINTS, X_OK, Y_OK
 
 GiB, MiB = 2**30, 2**20
 #: What cgroup v1 writes for "no limit" (2**63 - 1, page aligned).
@@ -375,3 +376,20 @@ def test_concurrent_products_leave_blas_threads_as_they_were():
         with joblib.parallel_config(backend="threading", n_jobs=2):
             diffusion_spectral_mutual_information(X, y, **kw)
         assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == before
+
+
+def test_memory_refused_before_allocating():
+    # 200000 x 200000 float64 is 298 GiB: refused at once, nothing allocated.
+    X = np.random.default_rng(0).normal(size=(200_000, 1))
+    with pytest.raises(InsufficientMemoryError, match="max_samples"):
+        diffusion_spectral_entropy(X, max_samples=None, solver="exact")
+
+
+def test_memory_refusal_uses_available_memory(monkeypatch):
+    monkeypatch.setattr(engine_resources, "available_memory_bytes", lambda: 50_000)
+    with pytest.raises(InsufficientMemoryError, match=r"max_samples=\d+"):
+        diffusion_spectral_entropy(X_OK.repeat(10, axis=0))
+    with pytest.raises(InsufficientMemoryError):
+        diffusion_spectral_mutual_information(X_OK.repeat(10, axis=0), np.repeat(Y_OK, 10))
+    # Small enough still runs.
+    assert diffusion_spectral_entropy(X_OK) > 0

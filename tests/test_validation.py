@@ -1,6 +1,7 @@
-"""The degenerate-kernel warning: raised by each public entry point, aimed at the caller.
+"""The checks at the public entry points (skdse/_validation.py): y, and the warnings.
 
-The engine returns the kernel's diagnostics with its result and warns about
+The degenerate-kernel warning is raised by each public entry point, aimed
+at the caller. The engine returns the kernel's diagnostics with its result and warns about
 nothing; the function, estimator method or scorer the user called raises
 the ``UserWarning`` from them, so that its ``filename`` is the caller's
 file (this one, or scikit-learn's when scikit-learn makes the call), never
@@ -28,6 +29,8 @@ from skdse._mi import compute_dsmi
 from skdse._params import entropy_params
 from skdse._validation import check_X
 from skdse.scoring import make_dse_scorer, make_dsmi_scorer
+
+from ._data import X_OK, dsmi_est, dsmi_fn
 
 Y = np.repeat([0, 1, 2], 20)
 X = np.random.default_rng(0).uniform(size=(60, 3)) + Y[:, None]
@@ -129,3 +132,42 @@ def test_no_warning_for_a_sensible_or_adaptive_kernel():
         make_dsmi_scorer(n_repeats=2, random_state=0)(pca, X, Y)
         # the kNN affinity has no single width to blame
         diffusion_spectral_entropy(X, affinity="knn", n_neighbors=5)
+
+
+def test_degenerate_kernel_warns_once_and_names_bandwidth():
+    X = np.random.default_rng(0).uniform(size=(100, 3))
+    with pytest.warns(UserWarning, match="bandwidth=1000 is too large") as rec:
+        diffusion_spectral_entropy(X, bandwidth=1000.0)
+    assert len(rec) == 1
+    with pytest.warns(UserWarning, match="bandwidth=0.001 is too small"):
+        diffusion_spectral_entropy(X, bandwidth=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diffusion_spectral_entropy(X)  # "scale" is sensible here
+        diffusion_spectral_entropy(np.ones((10, 2)))  # one distinct point: not a bandwidth issue
+
+
+def test_dsmi_warns_once_for_degenerate_kernel():
+    from skdse import diffusion_spectral_mutual_information
+
+    X = np.random.default_rng(0).uniform(size=(60, 3))
+    y = np.repeat([0, 1, 2], 20)
+    with pytest.warns(UserWarning, match="too large") as rec:
+        diffusion_spectral_mutual_information(X, y, bandwidth=1e3, random_state=0)
+    assert len(rec) == 1
+
+
+@pytest.mark.parametrize("compute", [dsmi_fn, dsmi_est])
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.zeros(19, dtype=int), "inconsistent numbers of samples"),
+        (np.r_[np.zeros(19), np.nan], "NaN"),
+        (np.array([None] + ["a"] * 19, dtype=object), "missing labels"),
+        (np.array([1 + 2j] * 20), "Unknown label type|[Cc]omplex"),
+        (None, "requires y|y is required"),
+    ],
+)
+def test_bad_y(compute, y, match):
+    with pytest.raises(ValueError, match=match):
+        compute(X_OK, y=y)

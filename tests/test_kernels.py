@@ -1,8 +1,8 @@
-"""Regression tests: inputs at the edges of floating point (issue 12, item 8).
+"""The kernel (skdse/_engine/kernels.py): bandwidths, affinities and the diffusion operator.
 
-Far-apart clusters in float32, majority-duplicate rows, magnitudes near the
-float64 limits, vanishing bandwidths and tied kNN distances each gave a
-silent wrong number or a raw LinAlgError.
+With the regressions at the edges of floating point: float32 operators of
+far-apart clusters, majority-duplicate rows, magnitudes near the float64
+limits and vanishing bandwidths each gave a silent wrong number.
 """
 
 import math
@@ -10,36 +10,77 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.spatial.distance import cdist
 
 from skdse import (
     DiffusionSpectralEntropy,
+    DiffusionSpectralMI,
     diffusion_spectral_entropy,
     diffusion_spectral_mutual_information,
-    partition_reference,
 )
-from skdse._engine.kernels import diffusion_operator, resolve_bandwidth
-from skdse._engine.knn import knn_search
+from skdse._engine.kernels import BLOCK_ROWS, diffusion_operator, resolve_bandwidth
 from skdse._engine.operators import MatrixFreeOperator, dense_operator
-from skdse.baselines import (
-    BaselineEntropy,
-    adjacency_spectral_entropy,
-    diffusion_matrix_entry_entropy,
-)
+
+from ._data import dse
+from ._tolerances import F32_TOL
+
+X = np.random.default_rng(0).normal(size=(60, 4))
+
+Y = np.repeat([0, 1, 2], 20)
 
 
-def dse(X, **kw):
+def naive_operator(X, sigma):
+    G = np.exp(-cdist(X, X, "sqeuclidean") / (2 * sigma**2))
+    d = G.sum(axis=1)
+    return G / np.sqrt(np.outer(d, d))
+
+
+@pytest.mark.parametrize("n", [5, BLOCK_ROWS, BLOCK_ROWS + 37])
+def test_operator_matches_direct_formula(n):
+    X = np.random.default_rng(n).normal(size=(n, 7)) * 3 + 50
+    A, degrees = diffusion_operator(X, 2.5)
+    np.testing.assert_allclose(A, naive_operator(X, 2.5), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(A, A.T, rtol=1e-14, atol=0)  # eigh reads one triangle
+    np.testing.assert_allclose(degrees, np.exp(-cdist(X, X, "sqeuclidean") / 12.5).sum(axis=1))
+
+
+def test_constant_X_has_zero_entropy_and_unit_bandwidth():
+    X = np.full((30, 4), 7.0)
+    for bw in ("scale", "median"):
+        est = DiffusionSpectralEntropy(bandwidth=bw).fit(X)
+        assert est.bandwidth_ == 1.0
+        assert est.entropy_ == 0.0
+
+
+def test_bandwidth_rules():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 4)) * [1, 2, 3, 4]
+    assert resolve_bandwidth(X, 3.0) == 3.0
+    assert resolve_bandwidth(X, "scale") == pytest.approx(np.sqrt(X.var(axis=0).sum() / 2))
+    med = np.median(cdist(X, X)[np.triu_indices(500, 1)])
+    assert resolve_bandwidth(X, "median") == pytest.approx(med)
+    # more than 2000 points: a seeded subsample, reproducible
+    big = rng.normal(size=(3000, 2))
+    a = resolve_bandwidth(big, "median", random_state=0)
+    assert a == resolve_bandwidth(big, "median", random_state=0)
+    assert a == pytest.approx(np.sqrt(2) * 1.0 * 1.18, rel=0.05)  # median |N(0,2I)| in 2-D
+    # mostly duplicated rows: the median of positive distances
+    dup = np.repeat(rng.normal(size=(3, 2)), 10, axis=0)
+    assert resolve_bandwidth(dup, "median") > 0
+
+
+def test_wide_kernel_gives_near_zero_narrow_gives_log_n():
+    X = np.random.default_rng(0).uniform(size=(64, 3))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # degenerate kernels are the point here
-        return diffusion_spectral_entropy(X, **kw)
+        warnings.simplefilter("ignore", UserWarning)
+        assert diffusion_spectral_entropy(X, bandwidth=1e4) < 1e-3
+        assert diffusion_spectral_entropy(X, bandwidth=1e-4) == pytest.approx(6.0, abs=1e-9)
 
 
 def _far_clusters(n=400, d=8, gap=1e4, seed=0):
     X = np.random.default_rng(seed).normal(size=(n, d))
     X[: n // 2, 0] += gap
     return X
-
-
-# 1. float32 kernels of clusters far apart relative to sigma
 
 
 def test_float32_operators_accurate_for_far_clusters():
@@ -85,9 +126,6 @@ def test_dask_float32_kernels_accurate_for_far_clusters():
     np.testing.assert_allclose(free.degrees, degrees, rtol=1e-5)
 
 
-# 2. "median" with a majority of duplicated rows
-
-
 def test_median_bandwidth_of_majority_duplicates_is_translation_invariant():
     rng = np.random.default_rng(0)
     X = np.r_[np.repeat(rng.normal(size=(1, 16)), 90, axis=0), rng.normal(size=(10, 16))]
@@ -111,9 +149,6 @@ def test_median_bandwidth_counts_duplicated_pairs():
     assert resolve_bandwidth(X, "median") == pytest.approx(ab, rel=1e-12)
     X = np.r_[np.repeat([a], 8, axis=0), np.repeat([b], 2, axis=0)] + 1e6
     assert resolve_bandwidth(X, "median") == pytest.approx(ab, rel=1e-8)
-
-
-# 3. "scale" and "median" at extreme magnitudes
 
 
 @pytest.mark.parametrize("bandwidth", ["scale", "median"])
@@ -140,9 +175,6 @@ def test_sigma_beyond_float64_refused():
     X[0] = 1.7e308
     with pytest.raises(ValueError, match="bandwidth='scale'.*Rescale X"):
         resolve_bandwidth(X, "scale")
-
-
-# 4. a non-finite kernel never reaches the eigensolver
 
 
 def test_vanishing_bandwidth_gives_its_limit():
@@ -177,83 +209,6 @@ def test_matrix_free_on_a_large_feature_with_a_small_bandwidth():
     assert abs(est.entropy_ - ref) < 4 * est.entropy_std_ + 0.02
 
 
-# 5. the baselines share the kernel
-
-
-def test_baselines_at_extreme_magnitudes_and_bandwidths():
-    X = np.random.default_rng(0).normal(size=(30, 3))
-    for kind in ("gaussian", "normalized"):
-        ref = adjacency_spectral_entropy(X, kind=kind)
-        assert adjacency_spectral_entropy(1e230 * X, kind=kind) == pytest.approx(ref, abs=1e-9)
-        assert adjacency_spectral_entropy(1e-230 * X, kind=kind) == pytest.approx(ref, abs=1e-9)
-    ref = diffusion_matrix_entry_entropy(X)
-    assert diffusion_matrix_entry_entropy(1e230 * X) == pytest.approx(ref, abs=1e-9)
-    # vanishing bandwidth: P is the identity, N entries of 1/N
-    assert diffusion_matrix_entry_entropy(X, bandwidth=1e-200) == pytest.approx(math.log2(30))
-    assert adjacency_spectral_entropy(X, bandwidth=1e-200) == pytest.approx(math.log2(30))
-
-
-# 6. kNN ties
-
-
-def _grid(n=10):
-    return np.array([[i, j] for i in range(n) for j in range(n)], dtype=float)
-
-
-def test_knn_affinity_does_not_depend_on_row_order_with_ties():
-    g = _grid(12)
-    ref = dse(g, affinity="knn", n_neighbors=5)
-    for seed in range(3):
-        perm = np.random.default_rng(seed).permutation(len(g))
-        assert dse(g[perm], affinity="knn", n_neighbors=5) == pytest.approx(ref, abs=1e-9)
-
-
-def test_knn_search_breaks_ties_by_value():
-    g = _grid(6)
-    perm = np.random.default_rng(0).permutation(len(g))
-    dist, idx = knn_search(g, 4)
-    pdist, pidx = knn_search(g[perm], 4)
-    np.testing.assert_array_equal(pdist, dist[perm])
-    # the same neighbours (as points), in the same order
-    np.testing.assert_array_equal(g[perm][pidx], g[idx][perm])
-    assert (dist[:, 0] == 0).all()
-
-
-def test_dask_knn_search_equals_the_in_memory_one_with_ties():
-    da = pytest.importorskip("dask.array")
-    import dask
-
-    from skdse._engine.dask import dask_knn_search
-
-    g = _grid(9)[np.random.default_rng(0).permutation(81)]
-    with dask.config.set(scheduler="synchronous"):
-        dist, idx = dask_knn_search(da.from_array(g, chunks=(20, -1)), 6)
-    ref_dist, ref_idx = knn_search(g, 6)
-    np.testing.assert_array_equal(idx, ref_idx)
-    np.testing.assert_array_equal(dist, ref_dist)  # same pairs, same arithmetic
-
-
-def test_eigensolver_refuses_a_non_finite_operator_clearly():
-    from skdse._engine.spectrum import exact_eigenvalues
-
-    A = np.eye(3)
-    A[0, 1] = A[1, 0] = np.nan
-    with pytest.raises(ValueError, match="non-finite"):
-        exact_eigenvalues(A)
-
-
-def test_binning_and_partition_near_the_largest_float():
-    # min-max binning (classic baseline, continuous y) and the label-type check
-    # run without overflow: the suite turns RuntimeWarnings into errors
-    X = np.clip(np.random.default_rng(0).normal(size=(40, 3)), -2, 2) * 8e307
-    small = X / 8e307
-    assert BaselineEntropy().fit(X).entropy_ == BaselineEntropy().fit(small).entropy_
-    np.testing.assert_array_equal(partition_reference(X[:, 0]), partition_reference(small[:, 0]))
-    kw = dict(random_state=0)
-    big_mi = diffusion_spectral_mutual_information(X, X[:, 0], **kw)
-    assert big_mi == pytest.approx(diffusion_spectral_mutual_information(small, small[:, 0], **kw))
-
-
 @pytest.mark.parametrize("kw", [{}, {"bandwidth": "median"}, {"affinity": "knn"}])
 def test_subnormal_data_is_measured_like_its_rescaled_copy(kw):
     """X near 1e-310 (subnormal): its power-of-two rescaling needs 2**1030, beyond float64.
@@ -264,3 +219,37 @@ def test_subnormal_data_is_measured_like_its_rescaled_copy(kw):
     X = np.random.default_rng(0).normal(size=(40, 3))
     expected = diffusion_spectral_entropy(X, **kw)
     assert abs(diffusion_spectral_entropy(X * 1e-310, **kw) - expected) < 1e-9
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-42, 1e300])
+def test_float32_operator_keeps_float64_data_beyond_float32_range(scale):
+    # dtype="float32" is the operator's precision: the data were cast to
+    # float32 first, so 1e-300 * X became all zeros (DSE 0, silently) and
+    # 1e300 * X was refused as too large for float32.
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    Xc = scale * X
+    assert diffusion_spectral_entropy(Xc, solver="exact", dtype="float32") == pytest.approx(
+        ref, abs=F32_TOL
+    )
+    est = DiffusionSpectralEntropy(solver="exact", dtype="float32").fit(Xc)
+    assert est.entropy_ == pytest.approx(ref, abs=F32_TOL)
+    assert est.score(Xc) == est.entropy_  # same process, same path
+    mi = diffusion_spectral_mutual_information(Xc, Y, solver="exact", random_state=0)
+    mi32 = DiffusionSpectralMI(solver="exact", dtype="float32", random_state=0).fit(Xc, Y)
+    assert mi32.mutual_information_ == pytest.approx(mi, abs=10 * F32_TOL)
+
+
+def test_float32_operator_on_torch_keeps_small_values():
+    torch = pytest.importorskip("torch")
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    h = diffusion_spectral_entropy(torch.asarray(1e-300 * X), solver="exact", dtype="float32")
+    assert h == pytest.approx(ref, abs=F32_TOL)
+
+
+def test_float32_operator_keeps_small_values_of_a_dask_array():
+    # the Dask path cast the chunks to float32 too: 1e-300 * X became zeros
+    da = pytest.importorskip("dask.array")
+    ref = diffusion_spectral_entropy(X, solver="exact")
+    Xd = da.from_array(1e-300 * X, chunks=(20, 4))
+    h = diffusion_spectral_entropy(Xd, solver="exact", dtype="float32")
+    assert h == pytest.approx(ref, abs=F32_TOL)
