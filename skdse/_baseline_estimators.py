@@ -6,6 +6,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._baselines import baseline_entropy, baseline_mi
+from ._estimators import MutualInformationFit
 from ._params import BASELINE, PARTITION, parameter_constraints
 from ._partition import PartitionsReference
 from ._validation import validate_estimator_X
@@ -109,7 +110,7 @@ class BaselineEntropy(BaseEstimator):
         return self._entropy(X, bandwidth)[0]
 
 
-class BaselineMI(PartitionsReference, BaseEstimator):
+class BaselineMI(PartitionsReference, MutualInformationFit, BaseEstimator):
     __doc__ = (
         """Mutual information from the paper's baseline entropies, as DSMI builds it.
 
@@ -206,7 +207,7 @@ class BaselineMI(PartitionsReference, BaseEstimator):
         self._validate_params()
         X = validate_estimator_X(self, X, reset=True)
         self.partition_, res = self._compute(X, y, self.bandwidth)
-        res.set_fitted_attributes(self)
+        self._store_result(res)
         return self
 
     def score(self, X, y):

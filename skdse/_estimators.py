@@ -12,7 +12,7 @@ from ._engine.backend import is_numpy, namespace, releases_device_memory
 from ._engine.placement import placement_of
 from ._engine.spectrum import ExactSpectrum
 from ._entropy import compute_dse
-from ._mi import compute_dsmi
+from ._mi import DSMIResult, compute_dsmi
 from ._params import (
     ENTROPY,
     PARTITION,
@@ -365,7 +365,31 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         )
 
 
-class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
+class MutualInformationFit:
+    """Stores a mutual-information result as fitted attributes (scikit-learn's ``name_``).
+
+    Shared by :class:`DiffusionSpectralMI` and the baselines' MI estimator;
+    the engine's :class:`~skdse._mi.DSMIResult` knows no attribute names.
+    """
+
+    def _store_result(self, res: DSMIResult) -> None:
+        if res.solver is not None:
+            self.solver_ = res.solver
+            self.n_samples_used_ = res.n_samples_used
+            self.t_ = res.t
+        self.bandwidth_ = res.bandwidth
+        self.mutual_information_ = res.mutual_information
+        self.mutual_information_std_ = res.mutual_information_std
+        self.entropy_ = res.entropy
+        self.conditional_entropy_ = res.conditional_entropy
+        self.groups_ = res.groups
+        self.group_sizes_ = res.group_sizes
+        self.group_conditional_entropies_ = res.conditional
+        self.group_marginal_entropies_ = res.marginal
+        self.group_marginal_stds_ = res.marginal_std
+
+
+class DiffusionSpectralMI(PartitionsReference, MutualInformationFit, _SpectralMeasure):
     """Diffusion spectral mutual information (DSMI) between X and labels.
 
     ``DSMI = sum_g p_g (DSE(X*_g) - DSE(X | y=g))``: each class's DSE
@@ -604,7 +628,7 @@ class DiffusionSpectralMI(PartitionsReference, _SpectralMeasure):
         self.partition_ = self._partition(X, y)
         res = self._compute(X, self.partition_, params)
         warn_if_degenerate(res.diagnostics, res.bandwidth)
-        res.set_fitted_attributes(self)
+        self._store_result(res)
         self.affinity_ = params.affinity
         return self
 

@@ -73,23 +73,6 @@ class DSMIResult:
     #: the diffusion time of every term (``"auto"`` resolved); None for the baselines
     t: float | None = None
 
-    def set_fitted_attributes(self, estimator) -> None:
-        """Store the result on a fitted MI estimator, under scikit-learn's ``name_`` convention."""
-        if self.solver is not None:
-            estimator.solver_ = self.solver
-            estimator.n_samples_used_ = self.n_samples_used
-            estimator.t_ = self.t
-        estimator.bandwidth_ = self.bandwidth
-        estimator.mutual_information_ = self.mutual_information
-        estimator.mutual_information_std_ = self.mutual_information_std
-        estimator.entropy_ = self.entropy
-        estimator.conditional_entropy_ = self.conditional_entropy
-        estimator.groups_ = self.groups
-        estimator.group_sizes_ = self.group_sizes
-        estimator.group_conditional_entropies_ = self.conditional
-        estimator.group_marginal_entropies_ = self.marginal
-        estimator.group_marginal_stds_ = self.marginal_std
-
 
 def _dse_term(Xs, seed: np.random.SeedSequence, *, sigma, params: EntropyParams, ts=None):
     """One term's DSE at ``params.t``, or (``t="auto"``) its profile at the times ``ts``."""
