@@ -40,6 +40,7 @@ class SolverSettings(Protocol):
     solver: str
     operator: str
     n_neighbors: int
+    neighbors: str
     n_lanczos_steps: int
     n_probes: int
     n_deflate: int
@@ -119,7 +120,16 @@ def wants_dense(settings: SolverSettings, need: int, have: int | None) -> bool:
     )
 
 
-def _slq_operator(place, X, sigma, settings: SolverSettings) -> Operator:
+def _knn_operator(place, X, settings: SolverSettings, rng) -> Operator:
+    """The kNN operator; an approximate search is seeded from a child of ``rng``
+    (spawned, so the probes drawn from ``rng`` afterwards are the same either way)."""
+    seed = None
+    if rng is not None and settings.neighbors != "exact":
+        seed = int(rng.spawn(1)[0].integers(2**31))
+    return place.knn_operator(X, settings.n_neighbors, settings.neighbors, seed)
+
+
+def _slq_operator(place, X, sigma, settings: SolverSettings, rng=None) -> Operator:
     """The operator slq multiplies with, memory checked before it is built."""
     n = X.shape[0]
     krylov = krylov_bytes(n, settings)
@@ -128,7 +138,7 @@ def _slq_operator(place, X, sigma, settings: SolverSettings) -> Operator:
         return place.affinity_operator(X, "float64")
     if settings.affinity == "knn":
         check_krylov_fits(n, settings)  # the graph and its vectors live on the host
-        return place.knn_operator(X, settings.n_neighbors)
+        return _knn_operator(place, X, settings, rng)
     client = place.client_memory(X)
     if not place.operator_on_client:  # the vectors on the client, the operator elsewhere
         check_krylov_fits(n, settings, available=client)
@@ -167,7 +177,7 @@ def solve(
     >>> from skdse._engine.solve import solve
     >>> s = SimpleNamespace(affinity="gaussian", solver="exact", operator="auto", n_neighbors=15,
     ...                     n_lanczos_steps=30, n_probes=32, n_deflate=64, dtype="float64",
-    ...                     verbose=0, n_jobs=None)
+    ...                     verbose=0, n_jobs=None, neighbors="auto")
     >>> spectrum, diagnostics = solve(np.random.default_rng(0).normal(size=(50, 3)), 1.0, s)
     >>> spectrum.eigenvalues.shape, round(float(spectrum.eigenvalues[0]), 12)
     ((50,), 1.0)
@@ -187,17 +197,18 @@ def solve(
             if settings.affinity == "precomputed":
                 op = place.affinity_operator(X, settings.dtype)
             elif settings.affinity == "knn":
-                op = place.knn_operator(X, settings.n_neighbors)
+                op = _knn_operator(place, X, settings, rng)
             else:
                 op = place.exact_operator(X, sigma, settings.dtype)
             return ExactSpectrum(exact_eigenvalues(op.toarray())), op.diagnostics
-        op = _slq_operator(place, X, sigma, settings)
+        rng = rng if rng is not None else np.random.default_rng()
+        op = _slq_operator(place, X, sigma, settings, rng)
         spectrum = slq_spectrum(
             op,
             n_steps=settings.n_lanczos_steps,
             n_probes=settings.n_probes,
             n_deflate=settings.n_deflate,
-            rng=rng if rng is not None else np.random.default_rng(),
+            rng=rng,
             verbose=settings.verbose,
         )
         return spectrum, op.diagnostics
