@@ -1,6 +1,6 @@
 """Accuracy and speed of solver="slq" against the exact spectrum.
 
-Run: ``python benchmarks/bench_slq_accuracy.py [--sizes 2000 8000] [--seeds 5]``
+Run: ``python benchmarks/bench_slq_accuracy.py [--sizes 2000 8000] [--seeds 5] [--lanczos plain]``
      ``python benchmarks/bench_slq_accuracy.py --crossover`` (exact vs slq time by N)
 
 For four data families and bandwidths from narrow to wide (including the
@@ -161,9 +161,20 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--crossover", action="store_true")
     parser.add_argument("--knn", action="store_true", help="kNN kernel beside the Gaussian")
+    parser.add_argument(
+        "--lanczos",
+        choices=["auto", "full", "plain"],
+        default="auto",
+        help="slq's Lanczos: full reorthogonalisation, the three-term recurrence, or "
+        "the solver's choice by memory",
+    )
     args = parser.parse_args(argv)
+    if args.lanczos != "auto":
+        from skdse._engine import solve
+
+        solve.FULL_BASIS_FRACTION = np.inf if args.lanczos == "full" else 0.0
     warnings.simplefilter("ignore", UserWarning)  # wide and narrow kernels on purpose
-    print(f"machine: {machine()}\n")
+    print(f"machine: {machine()}; Lanczos: {args.lanczos}\n")
     if args.crossover:
         crossover(args.sizes or [1000, 2000, 3000, 4000, 5000, 6000])
     elif args.knn:

@@ -185,6 +185,7 @@ def diffusion_spectral_entropy(
     solver=ENTROPY.solver,
     operator=ENTROPY.operator,
     n_neighbors=ENTROPY.n_neighbors,
+    neighbors=ENTROPY.neighbors,
     n_lanczos_steps=ENTROPY.n_lanczos_steps,
     n_probes=ENTROPY.n_probes,
     n_deflate=ENTROPY.n_deflate,
@@ -294,6 +295,12 @@ def diffusion_spectral_entropy(
         limits (see :doc:`/dask`).
     n_neighbors : int, default=15
         Neighbours of the ``"knn"`` affinity.
+    neighbors : {"auto", "exact", "approximate"}, default="auto"
+        Neighbour search of the ``"knn"`` affinity: ``"exact"``, or
+        ``"approximate"`` (NN-descent, needs ``pynndescent``; seeded from
+        ``random_state``; recall >= 0.95 measured); ``"auto"`` searches
+        approximately above 100000 points when pynndescent is installed.
+        A Dask array's neighbours are searched exactly, on the cluster.
     n_lanczos_steps : int, default=30
         Lanczos steps (quadrature nodes) per probe, for slq.
     n_probes : int, default=32
@@ -417,6 +424,7 @@ def diffusion_spectral_entropy(
         solver=solver,
         operator=operator,
         n_neighbors=n_neighbors,
+        neighbors=neighbors,
         n_lanczos_steps=n_lanczos_steps,
         n_probes=n_probes,
         n_deflate=n_deflate,

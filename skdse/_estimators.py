@@ -49,6 +49,7 @@ class _SpectralMeasure(BaseEstimator):
             solver=self.solver,
             operator=self.operator,
             n_neighbors=self.n_neighbors,
+            neighbors=self.neighbors,
             n_lanczos_steps=self.n_lanczos_steps,
             n_probes=self.n_probes,
             n_deflate=self.n_deflate,
@@ -124,6 +125,12 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         What slq multiplies with.
     n_neighbors : int, default=15
         Neighbours of the ``"knn"`` affinity.
+    neighbors : {"auto", "exact", "approximate"}, default="auto"
+        Neighbour search of the ``"knn"`` affinity: ``"exact"``, or
+        ``"approximate"`` (NN-descent, needs ``pynndescent``; seeded from
+        ``random_state``; recall >= 0.95 measured); ``"auto"`` searches
+        approximately above 100000 points when pynndescent is installed.
+        A Dask array's neighbours are searched exactly, on the cluster.
     n_lanczos_steps : int, default=30
         Lanczos steps per probe (slq).
     n_probes : int, default=32
@@ -224,6 +231,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         solver=ENTROPY.solver,
         operator=ENTROPY.operator,
         n_neighbors=ENTROPY.n_neighbors,
+        neighbors=ENTROPY.neighbors,
         n_lanczos_steps=ENTROPY.n_lanczos_steps,
         n_probes=ENTROPY.n_probes,
         n_deflate=ENTROPY.n_deflate,
@@ -244,6 +252,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         self.solver = solver
         self.operator = operator
         self.n_neighbors = n_neighbors
+        self.neighbors = neighbors
         self.n_lanczos_steps = n_lanczos_steps
         self.n_probes = n_probes
         self.n_deflate = n_deflate
@@ -433,6 +442,12 @@ class DiffusionSpectralMI(PartitionsReference, MutualInformationFit, _SpectralMe
         What slq multiplies with.
     n_neighbors : int, default=15
         Neighbours of the ``"knn"`` affinity.
+    neighbors : {"auto", "exact", "approximate"}, default="auto"
+        Neighbour search of the ``"knn"`` affinity: ``"exact"``, or
+        ``"approximate"`` (NN-descent, needs ``pynndescent``; seeded from
+        ``random_state``; recall >= 0.95 measured); ``"auto"`` searches
+        approximately above 100000 points when pynndescent is installed.
+        A Dask array's neighbours are searched exactly, on the cluster.
     n_lanczos_steps : int, default=30
         Lanczos steps per probe (slq).
     n_probes : int, default=32
@@ -558,6 +573,7 @@ class DiffusionSpectralMI(PartitionsReference, MutualInformationFit, _SpectralMe
         solver=ENTROPY.solver,
         operator=ENTROPY.operator,
         n_neighbors=ENTROPY.n_neighbors,
+        neighbors=ENTROPY.neighbors,
         n_lanczos_steps=ENTROPY.n_lanczos_steps,
         n_probes=ENTROPY.n_probes,
         n_deflate=ENTROPY.n_deflate,
@@ -582,6 +598,7 @@ class DiffusionSpectralMI(PartitionsReference, MutualInformationFit, _SpectralMe
         self.solver = solver
         self.operator = operator
         self.n_neighbors = n_neighbors
+        self.neighbors = neighbors
         self.n_lanczos_steps = n_lanczos_steps
         self.n_probes = n_probes
         self.n_deflate = n_deflate

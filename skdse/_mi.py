@@ -383,6 +383,7 @@ def diffusion_spectral_mutual_information(
     solver=ENTROPY.solver,
     operator=ENTROPY.operator,
     n_neighbors=ENTROPY.n_neighbors,
+    neighbors=ENTROPY.neighbors,
     n_lanczos_steps=ENTROPY.n_lanczos_steps,
     n_probes=ENTROPY.n_probes,
     n_deflate=ENTROPY.n_deflate,
@@ -447,7 +448,7 @@ def diffusion_spectral_mutual_information(
         matched subsets are subsampled to this size.
     solver : {"auto", "exact", "slq"}, default="auto"
         Spectrum solver of every term; see :func:`diffusion_spectral_entropy`.
-    operator, n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype
+    operator, n_neighbors, neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype
         As in :func:`diffusion_spectral_entropy`.
     flatten : bool, default=False
         Reshape an N-D X (n_samples, d1, d2, ...) to (n_samples, -1) where it
@@ -523,6 +524,7 @@ def diffusion_spectral_mutual_information(
         solver=solver,
         operator=operator,
         n_neighbors=n_neighbors,
+        neighbors=neighbors,
         n_lanczos_steps=n_lanczos_steps,
         n_probes=n_probes,
         n_deflate=n_deflate,

@@ -162,6 +162,7 @@ ENTROPY = Table(
     solver=Param("auto", (Choices("auto", "exact", "slq"),)),
     operator=Param("auto", (Choices("auto", "dense", "matrix_free"),)),
     n_neighbors=Param(15, (_ints(1),)),
+    neighbors=Param("auto", (Choices("auto", "exact", "approximate"),)),  # the kNN search
     n_lanczos_steps=Param(30, (_ints(2),)),
     n_probes=Param(32, (_ints(2),)),
     n_deflate=Param(64, (_ints(0),)),
@@ -345,6 +346,7 @@ class EntropyParams:
     solver: str
     operator: str
     n_neighbors: int
+    neighbors: str
     n_lanczos_steps: int
     n_probes: int
     n_deflate: int
@@ -398,6 +400,7 @@ def entropy_params(
     solver=ENTROPY.solver,
     operator=ENTROPY.operator,
     n_neighbors=ENTROPY.n_neighbors,
+    neighbors=ENTROPY.neighbors,
     n_lanczos_steps=ENTROPY.n_lanczos_steps,
     n_probes=ENTROPY.n_probes,
     n_deflate=ENTROPY.n_deflate,
@@ -435,6 +438,7 @@ def entropy_params(
         solver=solver,
         operator=operator,
         n_neighbors=int(n_neighbors),
+        neighbors=neighbors,
         n_lanczos_steps=int(n_lanczos_steps),
         n_probes=int(n_probes),
         n_deflate=int(n_deflate),

@@ -148,6 +148,7 @@ def make_dse_scorer(
     solver=ENTROPY.solver,
     operator=ENTROPY.operator,
     n_neighbors=ENTROPY.n_neighbors,
+    neighbors=ENTROPY.neighbors,
     n_lanczos_steps=ENTROPY.n_lanczos_steps,
     n_probes=ENTROPY.n_probes,
     n_deflate=ENTROPY.n_deflate,
@@ -165,7 +166,7 @@ def make_dse_scorer(
     Parameters
     ----------
     affinity, bandwidth, t, base, order, max_samples, n_subsamples, solver, operator, \
-n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
+n_neighbors, neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
         As in :func:`skdse.diffusion_spectral_entropy`. ``affinity`` is
         ``"gaussian"``, ``"knn"`` or ``"precomputed"``: the transformer's
         output is then the affinity itself, square between the points scored.
@@ -207,6 +208,7 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state
         solver=solver,
         operator=operator,
         n_neighbors=n_neighbors,
+        neighbors=neighbors,
         n_lanczos_steps=n_lanczos_steps,
         n_probes=n_probes,
         n_deflate=n_deflate,
@@ -236,6 +238,7 @@ def make_dsmi_scorer(
     solver=ENTROPY.solver,
     operator=ENTROPY.operator,
     n_neighbors=ENTROPY.n_neighbors,
+    neighbors=ENTROPY.neighbors,
     n_lanczos_steps=ENTROPY.n_lanczos_steps,
     n_probes=ENTROPY.n_probes,
     n_deflate=ENTROPY.n_deflate,
@@ -262,7 +265,7 @@ def make_dsmi_scorer(
     Parameters
     ----------
     affinity, bandwidth, t, base, order, n_repeats, max_samples, solver, operator, \
-n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state, n_jobs
+n_neighbors, neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state, n_jobs
         As in :func:`skdse.diffusion_spectral_mutual_information`. ``affinity`` is
         ``"gaussian"``, ``"knn"`` or ``"precomputed"``: the transformer's
         output is then the affinity itself, square between the points scored.
@@ -348,6 +351,7 @@ n_neighbors, n_lanczos_steps, n_probes, n_deflate, backend, dtype, random_state,
         solver=solver,
         operator=operator,
         n_neighbors=n_neighbors,
+        neighbors=neighbors,
         n_lanczos_steps=n_lanczos_steps,
         n_probes=n_probes,
         n_deflate=n_deflate,

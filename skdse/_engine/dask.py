@@ -559,7 +559,11 @@ class ClusterPlacement:
     def matrix_free_operator(self, X, sigma: float, n_threads: int) -> DaskMatrixFreeOperator:
         return DaskMatrixFreeOperator(X, sigma)
 
-    def knn_operator(self, X, n_neighbors: int) -> KnnOperator:
+    def knn_operator(
+        self, X, n_neighbors: int, neighbors: str = "exact", random_state: int | None = None
+    ) -> KnnOperator:
+        """The cluster's blockwise search is exact, whatever ``neighbors`` asks
+        (an approximate search on the cluster is not written yet)."""
         return KnnOperator(*knn_graph(*dask_knn_search(X, n_neighbors)))
 
     def affinity_operator(self, X, dtype: str) -> DaskAffinityOperator:

@@ -95,8 +95,10 @@ class Placement(Protocol):
     def matrix_free_operator(self, X, sigma: float, n_threads: int) -> Operator:
         """The Gaussian operator recomputed from X for each product."""
 
-    def knn_operator(self, X, n_neighbors: int) -> Operator:
-        """The adaptive kNN operator of X."""
+    def knn_operator(
+        self, X, n_neighbors: int, neighbors: str = "exact", random_state: int | None = None
+    ) -> Operator:
+        """The adaptive kNN operator of X, its neighbours searched as ``neighbors`` says."""
 
     def affinity_operator(self, X, dtype: str) -> Operator:
         """The operator of the precomputed affinity X, multiplied as given; its
@@ -171,8 +173,10 @@ class LocalPlacement:
     def matrix_free_operator(self, X, sigma: float, n_threads: int) -> MatrixFreeOperator:
         return MatrixFreeOperator(X, sigma, block_rows=MATRIX_FREE_BLOCK, n_threads=n_threads)
 
-    def knn_operator(self, X, n_neighbors: int) -> KnnOperator:
-        return knn_operator(X, n_neighbors)
+    def knn_operator(
+        self, X, n_neighbors: int, neighbors: str = "exact", random_state: int | None = None
+    ) -> KnnOperator:
+        return knn_operator(X, n_neighbors, neighbors, random_state)
 
     def affinity_operator(self, X, dtype: str) -> AffinityOperator:
         return AffinityOperator(X, dtype)

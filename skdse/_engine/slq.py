@@ -12,8 +12,10 @@ functions, ``tr f(A)``, estimated from matrix products alone:
    is computed deterministically (Lanczos quadrature from each column).
 3. The rest, ``tr((I - QQ^T) f(A') (I - QQ^T))``, is estimated from
    ``n_probes`` Rademacher probes projected off ``[v, Q]``, each through
-   ``n_steps`` Lanczos steps with full reorthogonalisation and Gauss
-   quadrature on its tridiagonal matrix.
+   ``n_steps`` Lanczos steps and Gauss quadrature on its tridiagonal
+   matrix: with full reorthogonalisation while the Krylov basis fits in
+   memory, else with the three-term recurrence alone (three vectors per
+   recurrence; see :func:`lanczos_quadrature`).
 
 All Lanczos recurrences (deflation columns and probes) advance together, so
 each step costs one block product with the operator. The quadrature nodes
@@ -154,15 +156,24 @@ class QuadratureSpectrum:
         return jackknife_std(self.entropy_jackknife(t, base, order))
 
 
-def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0):
+def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0, reorthogonalize=True):
     """Gauss quadrature of ``u^T f(A') u / ||u||^2`` for each start column u.
 
     Runs one Lanczos recurrence per column of ``starts`` (shape (n, k)), all
-    together, with full reorthogonalisation (twice) and ``v`` projected out
-    after every product. A recurrence that breaks down (its Krylov space is
-    invariant) stops with an exact rule of fewer nodes. Vectors live in the
-    operator's namespace ``xp`` (on its device); the small tridiagonal
-    problems are solved on the host.
+    together, with ``v`` projected out after every product. With
+    ``reorthogonalize`` (the default) every new vector is orthogonalised
+    (twice) against the recurrence's whole basis, kept in memory (k x
+    n_steps vectors); without it, only the three-term recurrence runs
+    (each vector orthogonalised, twice, against the two before it), so
+    three vectors per recurrence are held whatever ``n_steps``. Its lost
+    orthogonality repeats converged Ritz values ("ghosts"), but the Gauss
+    rule of the finite-precision recurrence still integrates smooth
+    functions of the spectrum accurately (Knizhnerman 1996; Ubaru, Chen &
+    Saad, SIAM J. Matrix Anal. Appl. 38(4), 2017, section 4.3): the ghosts
+    share the weight of the eigenvalue they copy. A recurrence that breaks
+    down (its Krylov space is invariant) stops with an exact rule of fewer
+    nodes. Vectors live in the operator's namespace ``xp`` (on its device);
+    the small tridiagonal problems are solved on the host.
 
     Returns
     -------
@@ -174,7 +185,7 @@ def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0):
     dev = device(starts)
     m = max(1, min(n_steps, n - 1))
     norms = to_numpy(xp.linalg.vector_norm(starts, axis=0))
-    basis = xp.zeros((k, m, n), dtype=xp.float64, device=dev)
+    basis = xp.zeros((k, m if reorthogonalize else 2, n), dtype=xp.float64, device=dev)
     alpha = np.zeros((k, m))
     beta = np.zeros((k, m))
     steps = np.full(k, m)
@@ -182,13 +193,19 @@ def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0):
     inv = xp.asarray(np.where(active, 1.0 / np.where(active, norms, 1.0), 0.0), device=dev)
     q = starts.T * inv[:, None]  # (k, n)
     for j in progress(range(m), total=m, desc="Lanczos steps", verbose=verbose):
-        basis[:, j, :] = q
+        if reorthogonalize:
+            basis[:, j, :] = q
+            kept = basis[:, : j + 1, :]
+        else:  # the previous vector and this one
+            basis[:, 0, :] = basis[:, 1, :]
+            basis[:, 1, :] = q
+            kept = basis[:, (1 if j == 0 else 0) :, :]
         w = matmat(q.T).T  # (k, n)
         w = w - (w @ v)[:, None] * v[None, :]
         alpha[:, j] = to_numpy(xp.sum(q * w, axis=1))
         for _ in range(2):
-            c = xp.matmul(basis[:, : j + 1, :], w[:, :, None])  # (k, j+1, 1)
-            w = w - xp.matmul(xp.permute_dims(basis[:, : j + 1, :], (0, 2, 1)), c)[:, :, 0]
+            c = xp.matmul(kept, w[:, :, None])  # (k, j+1, 1)
+            w = w - xp.matmul(xp.permute_dims(kept, (0, 2, 1)), c)[:, :, 0]
         b = to_numpy(xp.linalg.vector_norm(w, axis=1))
         done = active & (b <= 1e-10 * np.maximum(1.0, np.abs(alpha[:, j])))
         steps[done] = j + 1
@@ -230,6 +247,7 @@ def slq_spectrum(
     n_deflate: int,
     rng: np.random.Generator,
     verbose: int = 0,
+    reorthogonalize: bool = True,
 ) -> QuadratureSpectrum:
     """Quadrature rule for the spectrum of ``operator`` (see the module docstring).
 
@@ -244,6 +262,9 @@ def slq_spectrum(
         Directions deflated by subspace iteration (0 turns it off).
     rng : numpy Generator
         Draws the random vectors (on the host, then moved to the device).
+    reorthogonalize : bool, default=True
+        Full reorthogonalisation (the whole Krylov basis in memory) or the
+        three-term recurrence alone; see :func:`lanczos_quadrature`.
     """
     xp, n = operator.xp, operator.n
     dev = device(operator.degrees)
@@ -262,7 +283,9 @@ def slq_spectrum(
         Q, _ = xp.linalg.qr(_project_out(Q, v))
     probes = xp.asarray(rng.choice([-1.0, 1.0], size=(n, n_probes)), device=dev)
     starts = xp.concat([Q, _project_out(probes, v, Q)], axis=1)
-    nodes, weights = lanczos_quadrature(operator.matmat, starts, n_steps, v, xp, verbose)
+    nodes, weights = lanczos_quadrature(
+        operator.matmat, starts, n_steps, v, xp, verbose, reorthogonalize
+    )
     matvecs += n_steps
     # ||u||^2 turns each rule into u^T f(A') u.
     weights = weights * to_numpy(xp.sum(starts * starts, axis=0))[:, None]

@@ -10,6 +10,9 @@ Dask alike (their differences are their :class:`~skdse._engine.placement.Placeme
   (multiplied as given, no copy); the kNN graph for ``affinity="knn"``; for the Gaussian
   affinity the stored float32 operator while it takes under half the memory
   it lives in, else kernel blocks recomputed per product (:func:`wants_dense`);
+- slq's Lanczos: with the full Krylov basis (full reorthogonalisation) while
+  it takes under half the memory its vectors live in, else the three-term
+  recurrence alone (:func:`uses_full_basis`);
 - memory: refused up front (:class:`~skdse._engine.resources.InsufficientMemoryError`)
   when the operator or slq's Lanczos vectors cannot fit, with what to do instead.
 """
@@ -23,7 +26,7 @@ import numpy as np
 from .kernels import KernelDiagnostics
 from .operators import Operator
 from .placement import placement_of
-from .resources import check_dense_fits, check_memory, cpu_budget
+from .resources import available_memory_bytes, check_dense_fits, check_memory, cpu_budget
 from .slq import QuadratureSpectrum, slq_spectrum
 from .spectrum import ExactSpectrum, exact_eigenvalues
 
@@ -40,6 +43,7 @@ class SolverSettings(Protocol):
     solver: str
     operator: str
     n_neighbors: int
+    neighbors: str
     n_lanczos_steps: int
     n_probes: int
     n_deflate: int
@@ -82,21 +86,51 @@ def resolve_solver(n: int, settings: SolverSettings) -> str:
     return "exact" if n <= AUTO_EXACT_MAX else "slq"
 
 
-def krylov_bytes(n: int, settings: SolverSettings) -> int:
-    """Memory of slq's Lanczos vectors (kept for reorthogonalisation) on ``n`` points.
+#: slq reorthogonalises against the full Krylov basis while the basis takes
+#: under this fraction of the memory its vectors live in; above, it runs the
+#: three-term recurrence alone (:func:`~skdse._engine.slq.lanczos_quadrature`).
+FULL_BASIS_FRACTION = 0.5
+#: Vectors per recurrence that the three-term recurrence holds at once
+#: (the previous, the current, the new one and the operator's product).
+PLAIN_LANCZOS_VECTORS = 4
 
-    Counts the recurrences and steps that run: ``slq_spectrum`` deflates at
-    most ``n - 2`` directions and ``lanczos_quadrature`` takes at most
-    ``n - 1`` steps, whatever larger values were asked for.
+
+def krylov_bytes(n: int, settings: SolverSettings, full_basis: bool = True) -> int:
+    """Memory of slq's Lanczos vectors on ``n`` points.
+
+    With ``full_basis`` (full reorthogonalisation) every step's vectors are
+    kept: it counts the recurrences and steps that run (``slq_spectrum``
+    deflates at most ``n - 2`` directions and ``lanczos_quadrature`` takes
+    at most ``n - 1`` steps, whatever larger values were asked for).
+    Without, :data:`PLAIN_LANCZOS_VECTORS` per recurrence, whatever the steps.
     """
     n_deflate = max(0, min(settings.n_deflate, n - 2))
     n_steps = max(1, min(settings.n_lanczos_steps, n - 1))
-    return 8 * n * (settings.n_probes + n_deflate) * n_steps
+    per_recurrence = n_steps if full_basis else PLAIN_LANCZOS_VECTORS
+    return 8 * n * (settings.n_probes + n_deflate) * per_recurrence
 
 
-def check_krylov_fits(n: int, settings: SolverSettings, available=None) -> None:
+def uses_full_basis(n: int, settings: SolverSettings, available=None) -> bool:
+    """Whether slq keeps the full Krylov basis: while it takes under
+    :data:`FULL_BASIS_FRACTION` of ``available`` (None: this machine's memory).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from skdse._engine.solve import uses_full_basis
+    >>> s = SimpleNamespace(n_deflate=64, n_probes=32, n_lanczos_steps=30)
+    >>> uses_full_basis(10**5, s, available=2**40), uses_full_basis(10**5, s, available=2**30)
+    (True, False)
+    """
+    have = available if available is not None else available_memory_bytes()
+    return have is None or krylov_bytes(n, settings) < FULL_BASIS_FRACTION * have
+
+
+def check_krylov_fits(
+    n: int, settings: SolverSettings, available=None, full_basis: bool = True
+) -> None:
     check_memory(
-        krylov_bytes(n, settings),
+        krylov_bytes(n, settings, full_basis),
         f"SLQ on {n} points",
         "Lower n_lanczos_steps, n_probes or n_deflate, or pass a smaller max_samples.",
         available=available,
@@ -119,19 +153,29 @@ def wants_dense(settings: SolverSettings, need: int, have: int | None) -> bool:
     )
 
 
-def _slq_operator(place, X, sigma, settings: SolverSettings) -> Operator:
-    """The operator slq multiplies with, memory checked before it is built."""
+def _knn_operator(place, X, settings: SolverSettings, rng) -> Operator:
+    """The kNN operator; an approximate search is seeded from a child of ``rng``
+    (spawned, so the probes drawn from ``rng`` afterwards are the same either way)."""
+    seed = None
+    if rng is not None and settings.neighbors != "exact":
+        seed = int(rng.spawn(1)[0].integers(2**31))
+    return place.knn_operator(X, settings.n_neighbors, settings.neighbors, seed)
+
+
+def _slq_operator(place, X, sigma, settings: SolverSettings, rng, full: bool) -> Operator:
+    """The operator slq multiplies with, memory checked before it is built
+    (slq's vectors with the full Krylov basis or without: ``full``)."""
     n = X.shape[0]
-    krylov = krylov_bytes(n, settings)
+    krylov = krylov_bytes(n, settings, full)
     if settings.affinity == "precomputed":  # G is stored already: multiply with it
-        check_krylov_fits(n, settings, available=place.client_memory(X))
+        check_krylov_fits(n, settings, place.client_memory(X), full)
         return place.affinity_operator(X, "float64")
     if settings.affinity == "knn":
-        check_krylov_fits(n, settings)  # the graph and its vectors live on the host
-        return place.knn_operator(X, settings.n_neighbors)
+        check_krylov_fits(n, settings, None, full)  # the graph and its vectors: on the host
+        return _knn_operator(place, X, settings, rng)
     client = place.client_memory(X)
     if not place.operator_on_client:  # the vectors on the client, the operator elsewhere
-        check_krylov_fits(n, settings, available=client)
+        check_krylov_fits(n, settings, client, full)
     dense = dense_slq_bytes(n) + (krylov if place.operator_on_client else 0)
     if wants_dense(settings, dense, place.operator_memory(X)):
         if place.operator_on_client:
@@ -144,7 +188,7 @@ def _slq_operator(place, X, sigma, settings: SolverSettings) -> Operator:
             )
         return place.dense_operator(X, sigma)
     if place.operator_on_client:
-        check_krylov_fits(n, settings, available=client)
+        check_krylov_fits(n, settings, client, full)
     return place.matrix_free_operator(X, sigma, cpu_budget(settings.n_jobs))
 
 
@@ -167,7 +211,7 @@ def solve(
     >>> from skdse._engine.solve import solve
     >>> s = SimpleNamespace(affinity="gaussian", solver="exact", operator="auto", n_neighbors=15,
     ...                     n_lanczos_steps=30, n_probes=32, n_deflate=64, dtype="float64",
-    ...                     verbose=0, n_jobs=None)
+    ...                     verbose=0, n_jobs=None, neighbors="auto")
     >>> spectrum, diagnostics = solve(np.random.default_rng(0).normal(size=(50, 3)), 1.0, s)
     >>> spectrum.eigenvalues.shape, round(float(spectrum.eigenvalues[0]), 12)
     ((50,), 1.0)
@@ -187,18 +231,22 @@ def solve(
             if settings.affinity == "precomputed":
                 op = place.affinity_operator(X, settings.dtype)
             elif settings.affinity == "knn":
-                op = place.knn_operator(X, settings.n_neighbors)
+                op = _knn_operator(place, X, settings, rng)
             else:
                 op = place.exact_operator(X, sigma, settings.dtype)
             return ExactSpectrum(exact_eigenvalues(op.toarray())), op.diagnostics
-        op = _slq_operator(place, X, sigma, settings)
+        rng = rng if rng is not None else np.random.default_rng()
+        vectors_on = None if settings.affinity == "knn" else place.client_memory(X)
+        full = uses_full_basis(n, settings, vectors_on)
+        op = _slq_operator(place, X, sigma, settings, rng, full)
         spectrum = slq_spectrum(
             op,
             n_steps=settings.n_lanczos_steps,
             n_probes=settings.n_probes,
             n_deflate=settings.n_deflate,
-            rng=rng if rng is not None else np.random.default_rng(),
+            rng=rng,
             verbose=settings.verbose,
+            reorthogonalize=full,
         )
         return spectrum, op.diagnostics
     finally:
