@@ -19,6 +19,7 @@ Dask alike (their differences are their :class:`~skdse._engine.placement.Placeme
 
 from __future__ import annotations
 
+import copy
 from typing import Protocol
 
 import numpy as np
@@ -155,10 +156,12 @@ def wants_dense(settings: SolverSettings, need: int, have: int | None) -> bool:
 
 def _knn_operator(place, X, settings: SolverSettings, rng) -> Operator:
     """The kNN operator; an approximate search is seeded from a child of ``rng``
-    (spawned, so the probes drawn from ``rng`` afterwards are the same either way)."""
+    (spawned, so the probes drawn from ``rng`` afterwards are the same either way;
+    NumPy < 1.25 has no ``spawn``: a copy of ``rng`` then)."""
     seed = None
     if rng is not None and settings.neighbors != "exact":
-        seed = int(rng.spawn(1)[0].integers(2**31))
+        child = rng.spawn(1)[0] if hasattr(rng, "spawn") else copy.deepcopy(rng)
+        seed = int(child.integers(2**31))
     return place.knn_operator(X, settings.n_neighbors, settings.neighbors, seed)
 
 
