@@ -185,14 +185,18 @@ def test_cgroup_limit_refuses_what_meminfo_alone_would_run(tmp_path, monkeypatch
 
 
 def test_slq_stores_the_operator_only_if_the_cgroup_has_room(tmp_path, monkeypatch):
-    # dense float32 (~40 MB) + Lanczos vectors (~69 MB) > half of 200 MB: recompute instead
+    # dense float32 (~40 MB) + the full Lanczos basis (~69 MB) > half of 200 MB: recompute instead
     X = np.random.default_rng(0).normal(size=(3000, 2))
     params = entropy_params(solver="slq")
     root = fake_tree(tmp_path, files={"memory.max": f"{200 * 10**6}\n", "memory.current": "0\n"})
     monkeypatch.setattr(_resources, "ROOT", str(root))
-    assert isinstance(engine_solve._slq_operator(LOCAL, X, 1.0, params), MatrixFreeOperator)
+    assert isinstance(
+        engine_solve._slq_operator(LOCAL, X, 1.0, params, None, True), MatrixFreeOperator
+    )
     (root / "sys/fs/cgroup/memory.max").write_text(f"{10**10}\n")
-    assert not isinstance(engine_solve._slq_operator(LOCAL, X, 1.0, params), MatrixFreeOperator)
+    assert not isinstance(
+        engine_solve._slq_operator(LOCAL, X, 1.0, params, None, True), MatrixFreeOperator
+    )
 
 
 # --- CPUs ----------------------------------------------------------------------
