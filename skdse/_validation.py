@@ -20,6 +20,7 @@ from sklearn.utils.validation import validate_data
 
 from ._engine.backend import to_numpy, without_grad
 from ._engine.inputs import (
+    HOST_X_RULES,
     check_not_masked,
     check_sample_rank,
     flatten_samples,
@@ -160,15 +161,7 @@ def validate_estimator_X(estimator, X, *, reset: bool):
     X = check_not_masked(without_grad(X), "X")
     check_sample_rank(X, "X")
     with names_unreal_data(X, "X"):
-        return validate_data(
-            estimator,
-            X,
-            reset=reset,
-            accept_sparse=False,
-            dtype=np.float64,
-            ensure_min_samples=2,
-            ensure_all_finite=True,
-        )
+        return validate_data(estimator, X, reset=reset, **HOST_X_RULES)
 
 
 def check_no_missing(y: np.ndarray) -> None:

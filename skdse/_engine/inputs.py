@@ -81,6 +81,18 @@ take 2D X, as scikit-learn's do).
         )
 
 
+#: scikit-learn's ``check_array`` rules for host X (functions and estimators alike):
+#: dense, float64, finite, 2-D, at least 2 rows and 1 feature.
+HOST_X_RULES = dict(
+    accept_sparse=False,
+    dtype=np.float64,
+    ensure_2d=True,
+    ensure_min_samples=2,
+    ensure_min_features=1,
+    ensure_all_finite=True,
+)
+
+
 def check_local_X(X, input_name: str = "X"):
     """A finite, real, 2-D float64 array with at least 2 samples, where it lives.
 
@@ -104,16 +116,7 @@ def check_local_X(X, input_name: str = "X"):
     xp = namespace(X)
     if is_numpy(xp):
         with names_unreal_data(X, input_name):
-            return check_array(
-                X,
-                accept_sparse=False,
-                dtype=np.float64,
-                ensure_2d=True,
-                ensure_min_samples=2,
-                ensure_min_features=1,
-                ensure_all_finite=True,
-                input_name=input_name,
-            )
+            return check_array(X, input_name=input_name, **HOST_X_RULES)
     return _check_device_array(X, xp, input_name)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from array_api_compat import device
 from sklearn.utils import check_random_state
 
-from .backend import is_numpy, namespace, to_numpy
+from .backend import is_numpy, namespace, take_rows, to_numpy
 
 #: Rows of the distance matrix computed at once; keeps each block in cache.
 BLOCK_ROWS = 256
@@ -133,7 +133,7 @@ def resolve_bandwidth(X, bandwidth, *, random_state=None) -> float:
     # "median": on the host, from at most MEDIAN_MAX_POINTS rows.
     idx = median_rows(X.shape[0], random_state)
     if idx is not None:
-        X = xp.take(X, xp.asarray(idx, device=device(X)), axis=0)
+        X = take_rows(X, idx)
     Y, e = rescaled(to_numpy(X).astype(np.float64), centre=False)
     # Distinct rows and their counts: duplicates are at distance exactly 0.
     U, counts = np.unique(Y + 0.0, axis=0, return_counts=True)
