@@ -300,7 +300,9 @@ def diffusion_spectral_entropy(
         ``"approximate"`` (NN-descent, needs ``pynndescent``; seeded from
         ``random_state``; recall >= 0.95 measured); ``"auto"`` searches
         approximately above 100000 points when pynndescent is installed.
-        A Dask array's neighbours are searched exactly, on the cluster.
+        The approximate graph also depends on the number of numba threads
+        (the machine's cores): pass ``"exact"`` for the same graph on every
+        machine. A Dask array's neighbours are searched exactly, on the cluster.
     n_lanczos_steps : int, default=30
         Lanczos steps (quadrature nodes) per probe, for slq.
     n_probes : int, default=32

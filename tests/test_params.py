@@ -410,3 +410,22 @@ def test_bad_n_subsamples(value, exc):
         diffusion_spectral_entropy(X, n_subsamples=value)
     with pytest.raises(exc, match="n_subsamples"):
         DiffusionSpectralEntropy(n_subsamples=value).fit(X)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("order", -1.0),
+        ("order", "x"),
+        ("flatten", "yes"),
+        ("return_std", "y"),
+        ("neighbors", "fast"),
+        ("t", "knee"),
+        ("affinity", "pre"),
+    ],
+)
+def test_new_parameters_name_their_bad_values(name, value):
+    """This stop's parameters: a wrong value is refused with the parameter's name."""
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of diffusion_spectral"):
+        skdse.diffusion_spectral_mutual_information(X, np.arange(30) % 2, **{name: value})

@@ -195,8 +195,10 @@ def approximate_search(
     What it cannot promise: a true neighbour that NN-descent did not propose
     is missed (recall below 1: measured >= 0.95 at the defaults, see
     benchmarks/bench_knn.py), so points tied at the k-th distance may be
-    split differently, and the graph depends on ``random_state`` and on the
-    order of the rows (NN-descent's random start), not only on their values.
+    split differently, and the graph depends on ``random_state``, on the
+    order of the rows (NN-descent's random start) and on the number of
+    numba threads (its parallel updates: 11 % of the rows' candidate lists
+    differed between 1 and 2 threads at N = 3000), not only on the values.
 
     Examples
     --------
