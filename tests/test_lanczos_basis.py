@@ -11,7 +11,7 @@ import pytest
 import skdse
 from skdse._engine import resources, solve
 from skdse._engine.operators import dense_operator
-from skdse._engine.slq import lanczos_quadrature
+from skdse._engine.slq import LocalVectors, lanczos_quadrature
 from skdse._params import entropy_params
 
 X = np.random.default_rng(0).normal(size=(600, 8))
@@ -24,7 +24,7 @@ def _rule(op, reorthogonalize, n_steps=30):
     starts = rng.choice([-1.0, 1.0], size=(op.n, 4))
     starts -= v[:, None] * (v @ starts)[None, :]
     nodes, weights = lanczos_quadrature(
-        op.matmat, starts, n_steps, v, op.xp, reorthogonalize=reorthogonalize
+        op.matmat, starts, n_steps, v, LocalVectors(op.xp), reorthogonalize=reorthogonalize
     )
     return starts, v, nodes, weights
 

@@ -9,7 +9,9 @@ cluster: with the blocks persisted there while they fit in half the
 cluster's memory (:class:`DaskOperator`), else with kernel blocks recomputed
 from X for every product (:class:`DaskMatrixFreeOperator`). The ``"knn"``
 kernel's neighbour search runs blockwise on the cluster and its sparse graph
-(O(N k)) is gathered. The Lanczos vectors themselves live on the client.
+(O(N k)) is gathered. slq's Lanczos vectors live on the workers too, in
+X's row chunks (:class:`ClusterVectors`): the client holds only the
+recurrences' coefficients and the degrees (N floats).
 Computations run on the scheduler that ``dask.config`` or the current
 ``distributed.Client`` points at. Dask is imported only when a dask array
 arrives.
@@ -18,17 +20,21 @@ Lost workers. Every computation of a fit on a ``distributed`` cluster goes
 through :func:`compute_on_cluster`. What the cluster computed (X's chunks
 from a graph or storage, the persisted kernel blocks, the augmented
 coordinates) has lineage: when the worker holding it dies, the scheduler
-recomputes it from its tasks. The client's vectors (each Lanczos product's
-right-hand side) are scattered, so that they stay out of the task graph, and
-scattered data has no lineage: the scheduler forgets it with its worker and
-cancels the computations that need it. We retry such a computation,
-re-sending the client's vectors, up to ``LOSS_RETRIES`` times. Retrying was
-chosen over replicating the vectors (every product would travel once per
-copy, and Dask's memory manager drops extra replicas) and over putting them
-in the graph (a large graph through the scheduler on every product): it
-costs nothing while no worker dies, and a product is a pure function of the
-vectors and the cluster's recomputable blocks, so the retried product, and
-the fit, are the same as without the loss. While no worker is left, a
+recomputes it from its tasks. Data sent from the client (slq's random start
+vectors, drawn on the client block by block) is scattered, so that it stays
+out of the task graph, and scattered data has no lineage: the scheduler
+forgets it with its worker and cancels the computations that need it. A
+computation that lost such data is retried, re-sending the client's data,
+up to ``LOSS_RETRIES`` times; slq's Lanczos vectors, which derive from the
+scattered starts, are not recomputable either, so a Lanczos run that lost
+some restarts from its starts, drawn again from the same random state
+(:meth:`ClusterPlacement.restarting`), up to ``LOSS_RETRIES`` times.
+Retrying was chosen over replicating the vectors (every product would travel
+once per copy, and Dask's memory manager drops extra replicas) and over
+putting them in the graph (a large graph through the scheduler on every
+product): it costs nothing while no worker dies, and the products are pure
+functions of the vectors and the cluster's recomputable blocks, so the
+retried computation, and the fit, are the same as without the loss. While no worker is left, a
 computation waits up to the grace period (``skdse.worker-grace-period`` in
 ``dask.config``, default 60 s) for one to join, then fails with
 :class:`NoWorkerLeft` (a ``RuntimeError``) naming the scheduler; it never waits
@@ -40,6 +46,7 @@ again (the command line does, once).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from concurrent.futures import CancelledError
@@ -61,6 +68,7 @@ from .kernels import (
 from .knn import KnnOperator, knn_graph, nearest_rows
 from .operators import AffinityOperator, DenseOperator, block_row_products
 from .resources import available_memory_bytes
+from .slq import LocalVectors
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
 TILE_COLS = 2048
@@ -296,6 +304,7 @@ def to_cluster(blocks: list[np.ndarray]) -> list:
     client = _current_client()
     if client is None:
         return [dask.delayed(b) for b in blocks]
+    _wait_for_a_worker(client)  # none left: NoWorkerLeft after the grace period
     return client.scatter(blocks, hash=False)
 
 
@@ -319,7 +328,98 @@ def scatter_rows(V: np.ndarray, row_chunks):
     )
 
 
-class DaskOperator:
+class ClusterVectors:
+    """slq's vectors in row chunks on the cluster's workers (a ``VectorSpace``).
+
+    Vectors are dask arrays laid out in the operator's row chunks, persisted
+    where they are computed; the client receives only small results (norms
+    and dot products, one per recurrence) and draws the random starts, block
+    by block (the same numbers as one draw on one machine), each block sent
+    once to the cluster. Memory on the client is O(rows of one chunk x
+    columns), on the workers ~4 block vectors of 8 N k bytes in all (the
+    three-term recurrence) or one per step (the full basis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.dask import ClusterVectors
+    >>> space = ClusterVectors((3, 2))
+    >>> V = space.random(np.random.default_rng(0), "rademacher", (5, 2))
+    >>> V.chunks, space.host(V.sum(axis=0))[0].shape
+    (((3, 2), (2,)), (2,))
+    """
+
+    writable = False
+
+    def __init__(self, row_chunks):
+        import dask.array as da
+        from array_api_compat import array_namespace
+
+        self.row_chunks = tuple(int(c) for c in row_chunks)
+        self.xp = array_namespace(da.empty(0))
+        self.device = None
+
+    def random(self, rng: np.random.Generator, kind: str, shape: tuple[int, int]):
+        """``rng``'s draws (as :class:`~skdse._engine.slq.LocalVectors` draws them), each row
+        chunk drawn on the client and sent to the cluster before the next is drawn."""
+        import dask.array as da
+
+        from .slq import _draw
+
+        blocks = []
+        for rows in self.row_chunks:
+            block = _draw(rng, kind, (rows, shape[1]))
+            (ref,) = to_cluster([block])
+            blocks.append(da.from_delayed(ref, block.shape, dtype=block.dtype))
+        return da.concatenate(blocks)
+
+    def coefficients(self, a: np.ndarray) -> np.ndarray:
+        return a
+
+    def vector(self, a):
+        """A vector of the client's (an operator's degrees) sent to the cluster in row chunks."""
+        return scatter_rows(np.asarray(a, dtype=np.float64), self.row_chunks)
+
+    def host(self, *arrays) -> tuple[np.ndarray, ...]:
+        """Small results computed on the cluster (:func:`compute_on_cluster`), on the client."""
+        return tuple(np.asarray(a) for a in compute_on_cluster(lambda: arrays))
+
+    def keep(self, a):
+        """``a`` persisted on the cluster, its axes other than the rows in one chunk."""
+        import dask
+
+        whole = {ax: -1 for ax, c in enumerate(a.chunks) if c != self.row_chunks}
+        return dask.persist(a.rechunk(whole) if whole else a)[0]
+
+
+class OnCluster:
+    """An operator whose products run on the cluster, with slq's vectors there
+    (:class:`ClusterVectors` in X's row chunks, ``row_chunks``).
+
+    ``matmat(V)`` takes such a dask array and returns the lazy product, in the
+    same row chunks, for slq to persist; a NumPy ``V`` (tests, ``toarray``) is
+    sent to the cluster and its product comes back as NumPy.
+    """
+
+    row_chunks: tuple
+
+    @property
+    def vectors(self) -> ClusterVectors:
+        return ClusterVectors(self.row_chunks)
+
+    def matmat(self, V):
+        if hasattr(V, "dask"):
+            return self._matmat(V.rechunk({0: self.row_chunks, 1: -1}))
+        V = np.asarray(V, dtype=np.float64)
+        (AV,) = compute_on_cluster(lambda: (self._matmat(scatter_rows(V, self.row_chunks)),))
+        return np.asarray(AV, dtype=np.float64)
+
+    def _matmat(self, V):
+        """The lazy product with a dask ``V`` in :attr:`row_chunks`."""
+        raise NotImplementedError
+
+
+class DaskOperator(OnCluster):
     """Normalised operator persisted blockwise on the cluster, for slq (4 N^2 bytes there)."""
 
     def __init__(self, X, sigma: float):
@@ -330,20 +430,19 @@ class DaskOperator:
         self.A, degrees = dask.persist(A, degrees)
         self.degrees = np.asarray(compute_on_cluster(lambda: (degrees,))[0], dtype=np.float64)
         self.n = X.shape[0]
+        self.row_chunks = X.chunks[0]
         self.xp = _numpy_namespace()
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
-    def matmat(self, V: np.ndarray) -> np.ndarray:
-        V = V.astype(np.float32)
-        (AV,) = compute_on_cluster(lambda: (self.A @ scatter_rows(V, self.A.chunks[1]),))
-        return np.asarray(AV, dtype=np.float64)
+    def _matmat(self, V):
+        return (self.A @ V.astype(np.float32)).astype(np.float64)
 
     def toarray(self) -> np.ndarray:
         """The persisted blocks gathered on the client (N x N float32)."""
         return np.asarray(compute_on_cluster(lambda: (self.A,))[0])
 
 
-class DaskAffinityOperator(AffinityOperator):
+class DaskAffinityOperator(OnCluster, AffinityOperator):
     """A precomputed affinity on the cluster (``affinity="precomputed"``), multiplied as given.
 
     The degrees are one reduction there; each product ``G (s * V)`` runs on
@@ -353,16 +452,23 @@ class DaskAffinityOperator(AffinityOperator):
     """
 
     def __init__(self, G, dtype: str = "float64"):
+        import dask
+        import dask.array as da
+
         self.G = G
         self.xp = _numpy_namespace()
         self.n = G.shape[0]
+        self.row_chunks = G.chunks[0]
         self.dtype = dtype
-        (degrees,) = compute_on_cluster(lambda: (G.sum(axis=1, dtype=np.float64),))
-        self._set_degrees(np.asarray(degrees, dtype=np.float64))
+        (degrees,) = dask.persist(G.sum(axis=1, dtype=np.float64))
+        (host,) = compute_on_cluster(lambda: (degrees,))
+        self._set_degrees(np.asarray(host, dtype=np.float64))
+        (self._cluster_scale,) = dask.persist(1.0 / da.sqrt(degrees))
 
-    def _product(self, SV: np.ndarray) -> np.ndarray:
-        (GV,) = compute_on_cluster(lambda: (self.G @ scatter_rows(SV, self.G.chunks[1]),))
-        return np.asarray(GV, dtype=np.float64)
+    def _matmat(self, V):
+        s = self._cluster_scale[:, None]
+        SV = (s * V).rechunk({0: self.G.chunks[1]})
+        return s * (self.G @ SV).astype(np.float64)
 
     def _dense(self, dtype: str) -> np.ndarray:
         (G,) = compute_on_cluster(lambda: (self.G.astype(np.dtype(dtype)),))
@@ -381,7 +487,7 @@ def _pair_product(Li, Rj, SVi, SVj, diagonal: bool, method: str = "float32", gam
     )
 
 
-class DaskMatrixFreeOperator:
+class DaskMatrixFreeOperator(OnCluster):
     """Gaussian operator whose kernel blocks are recomputed on the cluster for every product.
 
     Memory on the cluster is O(N D) (the augmented coordinates, persisted);
@@ -393,6 +499,7 @@ class DaskMatrixFreeOperator:
 
     def __init__(self, X, sigma: float):
         import dask
+        import dask.array as da
 
         c = kernel_coordinates(X, sigma, np.float32)
         self._method, self._gamma = c.method, c.gamma
@@ -400,19 +507,29 @@ class DaskMatrixFreeOperator:
         # The persisted arrays hold the cluster's copies; the delayed blocks only name them.
         self._persisted = dask.persist(L, R)
         self._L, self._R = (a.to_delayed().ravel() for a in self._persisted)
-        self._row_chunks = X.chunks[0]
+        self.row_chunks = X.chunks[0]
         self.n = X.shape[0]
         self.xp = _numpy_namespace()
-        self._scale = np.ones(self.n)
-        self.degrees = self.matmat(np.ones((self.n, 1)))[:, 0]
-        self._scale = 1.0 / np.sqrt(self.degrees)
+        self._scale = None
+        ones = da.ones((self.n, 1), chunks=(self.row_chunks, 1))
+        (degrees,) = dask.persist(self._matmat(ones)[:, 0])
+        self.degrees = np.asarray(compute_on_cluster(lambda: (degrees,))[0], dtype=np.float64)
+        (self._scale,) = dask.persist(1.0 / da.sqrt(degrees))
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
-    def matmat(self, V: np.ndarray) -> np.ndarray:
+    def _matmat(self, V):
         """``S G S V`` with ``S = diag(self._scale)`` (the identity while degrees are computed)."""
-        SV = _row_blocks((self._scale[:, None] * V).astype(np.float32), self._row_chunks)
-        rows = compute_on_cluster(lambda: self._row_sums(to_cluster(SV)))
-        return np.concatenate(rows, axis=0) * self._scale[:, None]
+        import dask.array as da
+
+        SV = V if self._scale is None else V * self._scale[:, None]
+        SV = SV.astype(np.float32).to_delayed()[:, 0]
+        k = V.shape[1]
+        rows = [
+            da.from_delayed(r, (n, k), dtype=np.float64)
+            for r, n in zip(self._row_sums(list(SV)), self.row_chunks)
+        ]
+        GSV = da.concatenate(rows)
+        return GSV if self._scale is None else GSV * self._scale[:, None]
 
     def toarray(self) -> np.ndarray:
         """A on the client, column by column from products (N x N float64; small N only)."""
@@ -422,7 +539,7 @@ class DaskMatrixFreeOperator:
         """One delayed sum per row chunk of ``G SV``, for ``SV``'s blocks on the cluster."""
         import dask
 
-        nc = len(self._row_chunks)
+        nc = len(self.row_chunks)
         contributions: list[list] = [[] for _ in range(nc)]
         for i in range(nc):
             for j in range(i, nc):
@@ -568,6 +685,33 @@ class ClusterPlacement:
 
     def affinity_operator(self, X, dtype: str) -> DaskAffinityOperator:
         return DaskAffinityOperator(X, dtype)
+
+    def vector_memory(self, X, host_operator: bool = False) -> int | None:
+        """The cluster's: slq's vectors live on the workers (:class:`ClusterVectors`),
+        except for an operator on the client (``host_operator``: the gathered kNN graph)."""
+        return None if host_operator else cluster_memory_bytes()
+
+    def vector_space(self, operator):
+        """The workers' for an operator on the cluster; else its own device's."""
+        if isinstance(operator, OnCluster):
+            return operator.vectors
+        return LocalVectors(operator.xp)
+
+    def restarting(self, run, rng: np.random.Generator):
+        """``run(rng)``, run again from the same random state after the cluster lost
+        vectors it cannot recompute (up to ``LOSS_RETRIES`` times; see the module's
+        notes); ``rng`` ends as one uninterrupted run leaves it."""
+        for attempt in range(LOSS_RETRIES + 1):
+            trial = copy.deepcopy(rng)
+            try:
+                out = run(trial)
+            except (ClusterDataLost, CancelledError, OSError):
+                # vectors lost with a worker, or a worker lost while vectors were sent
+                if attempt == LOSS_RETRIES:
+                    raise
+                continue
+            rng.bit_generator.state = trial.bit_generator.state
+            return out
 
     def release(self, X) -> None:
         """Nothing: the cluster's memory is its scheduler's to manage."""

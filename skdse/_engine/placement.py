@@ -35,6 +35,7 @@ from .operators import (
     Operator,
     dense_operator,
 )
+from .slq import LocalVectors, VectorSpace
 
 #: Rows of a matrix-free kernel block, per thread.
 MATRIX_FREE_BLOCK = 512
@@ -103,6 +104,16 @@ class Placement(Protocol):
     def affinity_operator(self, X, dtype: str) -> Operator:
         """The operator of the precomputed affinity X, multiplied as given; its
         ``toarray()`` is A in ``dtype`` on the client, for the exact solver."""
+
+    def vector_memory(self, X, host_operator: bool = False) -> int | None:
+        """Bytes available where slq's vectors live (None: host memory); ``host_operator``:
+        the operator (a kNN graph searched in memory) is on the host whatever X's device."""
+
+    def vector_space(self, operator) -> VectorSpace:
+        """Where slq's vectors for ``operator`` live (what its ``matmat`` takes)."""
+
+    def restarting(self, run, rng):
+        """``run(rng)``; where vectors can be lost (a cluster), run again from ``rng``'s state."""
 
     def release(self, X) -> None:
         """Give back the memory the computations on X left cached."""
@@ -180,6 +191,15 @@ class LocalPlacement:
 
     def affinity_operator(self, X, dtype: str) -> AffinityOperator:
         return AffinityOperator(X, dtype)
+
+    def vector_memory(self, X, host_operator: bool = False) -> int | None:
+        return None if host_operator else self.client_memory(X)
+
+    def vector_space(self, operator) -> LocalVectors:
+        return LocalVectors(operator.xp, device(operator.degrees))
+
+    def restarting(self, run, rng):
+        return run(rng)
 
     def release(self, X) -> None:
         free_memory(namespace(X))

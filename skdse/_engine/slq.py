@@ -26,6 +26,7 @@ over probes gives a standard error (jackknife).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import scipy.linalg
@@ -156,7 +157,73 @@ class QuadratureSpectrum:
         return jackknife_std(self.entropy_jackknife(t, base, order))
 
 
-def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0, reorthogonalize=True):
+class LocalVectors:
+    """Where slq's vectors live for an operator of this process: its device.
+
+    The :class:`VectorSpace` of NumPy, CuPy and PyTorch operators: vectors
+    are arrays of ``xp`` on ``device``, written in place, read directly.
+    """
+
+    writable = True
+
+    def __init__(self, xp, device=None):
+        self.xp, self.device = xp, device
+
+    def random(self, rng: np.random.Generator, kind: str, shape: tuple[int, int]):
+        """``rng``'s standard normal (``"normal"``) or +-1 (``"rademacher"``) draws, here."""
+        return self.xp.asarray(_draw(rng, kind, shape), device=self.device)
+
+    def coefficients(self, a: np.ndarray):
+        """Host coefficients (one per recurrence) as an array that scales vectors here."""
+        return self.xp.asarray(a, device=self.device)
+
+    def vector(self, a):
+        """A vector of the operator's (its degrees) as a vector here."""
+        return a
+
+    def host(self, *arrays) -> tuple[np.ndarray, ...]:
+        """Small results (norms, dot products) on the host."""
+        return tuple(to_numpy(a) for a in arrays)
+
+    def keep(self, a):
+        """``a`` kept for the steps that reuse it (computed already here)."""
+        return a
+
+
+class VectorSpace(Protocol):
+    """Where slq's vectors live and how their small results reach the host.
+
+    :class:`LocalVectors` on this process's device; a Dask cluster's
+    (:class:`skdse._engine.dask.ClusterVectors`) keeps them in row chunks on the
+    workers, so that the client holds only coefficients.
+    """
+
+    xp: object
+    #: Whether vectors may be written in place (a preallocated Krylov basis).
+    writable: bool
+
+    def random(self, rng: np.random.Generator, kind: str, shape: tuple[int, int]): ...
+
+    def coefficients(self, a: np.ndarray): ...
+
+    def vector(self, a): ...
+
+    def host(self, *arrays) -> tuple[np.ndarray, ...]: ...
+
+    def keep(self, a): ...
+
+
+def _draw(rng: np.random.Generator, kind: str, shape) -> np.ndarray:
+    """The random start vectors of slq, drawn in C order (so row blocks drawn in turn are the
+    same numbers)."""
+    if kind == "normal":
+        return rng.standard_normal(shape)
+    return rng.choice([-1.0, 1.0], size=shape)
+
+
+def lanczos_quadrature(
+    matmat, starts, n_steps: int, v, space: VectorSpace, verbose=0, reorthogonalize=True
+):
     """Gauss quadrature of ``u^T f(A') u / ||u||^2`` for each start column u.
 
     Runs one Lanczos recurrence per column of ``starts`` (shape (n, k)), all
@@ -172,8 +239,10 @@ def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0, reorthogo
     Saad, SIAM J. Matrix Anal. Appl. 38(4), 2017, section 4.3): the ghosts
     share the weight of the eigenvalue they copy. A recurrence that breaks
     down (its Krylov space is invariant) stops with an exact rule of fewer
-    nodes. Vectors live in the operator's namespace ``xp`` (on its device);
-    the small tridiagonal problems are solved on the host.
+    nodes. Vectors live in ``space`` (:class:`VectorSpace`: the operator's
+    device, or a cluster's workers); only the coefficients (two numbers per
+    recurrence and step) come to the host, where the small tridiagonal
+    problems are solved.
 
     Returns
     -------
@@ -181,19 +250,24 @@ def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0, reorthogo
         Ritz values and squared first components of the Ritz vectors;
         unused slots have weight 0.
     """
+    xp = space.xp
     n, k = starts.shape
-    dev = device(starts)
     m = max(1, min(n_steps, n - 1))
-    norms = to_numpy(xp.linalg.vector_norm(starts, axis=0))
-    basis = xp.zeros((k, m if reorthogonalize else 2, n), dtype=xp.float64, device=dev)
+    (norms,) = space.host(xp.linalg.vector_norm(starts, axis=0))
+    if space.writable:
+        basis = xp.zeros((k, m if reorthogonalize else 2, n), dtype=xp.float64, device=space.device)
+    held: list = []  # the kept vectors of a space that is not written in place
     alpha = np.zeros((k, m))
     beta = np.zeros((k, m))
     steps = np.full(k, m)
     active = norms > 0
-    inv = xp.asarray(np.where(active, 1.0 / np.where(active, norms, 1.0), 0.0), device=dev)
-    q = starts.T * inv[:, None]  # (k, n)
+    inv = space.coefficients(np.where(active, 1.0 / np.where(active, norms, 1.0), 0.0))
+    q = space.keep(starts.T * inv[:, None])  # (k, n)
     for j in progress(range(m), total=m, desc="Lanczos steps", verbose=verbose):
-        if reorthogonalize:
+        if not space.writable:
+            held = (held + [q])[-(m if reorthogonalize else 2) :]
+            kept = xp.stack(held, axis=1)
+        elif reorthogonalize:
             basis[:, j, :] = q
             kept = basis[:, : j + 1, :]
         else:  # the previous vector and this one
@@ -201,12 +275,13 @@ def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0, reorthogo
             basis[:, 1, :] = q
             kept = basis[:, (1 if j == 0 else 0) :, :]
         w = matmat(q.T).T  # (k, n)
-        w = w - (w @ v)[:, None] * v[None, :]
-        alpha[:, j] = to_numpy(xp.sum(q * w, axis=1))
+        w = space.keep(w - (w @ v)[:, None] * v[None, :])
+        (alpha[:, j],) = space.host(xp.sum(q * w, axis=1))
         for _ in range(2):
             c = xp.matmul(kept, w[:, :, None])  # (k, j+1, 1)
             w = w - xp.matmul(xp.permute_dims(kept, (0, 2, 1)), c)[:, :, 0]
-        b = to_numpy(xp.linalg.vector_norm(w, axis=1))
+        w = space.keep(w)
+        (b,) = space.host(xp.linalg.vector_norm(w, axis=1))
         done = active & (b <= 1e-10 * np.maximum(1.0, np.abs(alpha[:, j])))
         steps[done] = j + 1
         active &= ~done
@@ -214,8 +289,9 @@ def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0, reorthogo
             steps[active] = j + 1
             break
         beta[:, j] = np.where(active, b, 0.0)
-        scale = xp.asarray(np.where(active, 1.0 / np.where(b > 0, b, 1.0), 0.0), device=dev)
-        q = w * scale[:, None]
+        scale = space.coefficients(np.where(active, 1.0 / np.where(b > 0, b, 1.0), 0.0))
+        q = space.keep(w * scale[:, None])
+    del held, kept, w, q
 
     nodes = np.zeros((k, m))
     weights = np.zeros((k, m))
@@ -234,7 +310,7 @@ def lanczos_quadrature(matmat, starts, n_steps: int, v, xp, verbose=0, reorthogo
 
 def _project_out(V, v, Q=None):
     V = V - v[:, None] * (v @ V)[None, :]
-    if Q is not None and Q.shape[1]:
+    if Q is not None:
         V = V - Q @ (Q.T @ V)
     return V
 
@@ -248,6 +324,7 @@ def slq_spectrum(
     rng: np.random.Generator,
     verbose: int = 0,
     reorthogonalize: bool = True,
+    space: VectorSpace | None = None,
 ) -> QuadratureSpectrum:
     """Quadrature rule for the spectrum of ``operator`` (see the module docstring).
 
@@ -261,35 +338,54 @@ def slq_spectrum(
     n_deflate : int
         Directions deflated by subspace iteration (0 turns it off).
     rng : numpy Generator
-        Draws the random vectors (on the host, then moved to the device).
+        Draws the random vectors (on the host, block by block where ``space``
+        sends them elsewhere: the same numbers either way).
     reorthogonalize : bool, default=True
         Full reorthogonalisation (the whole Krylov basis in memory) or the
         three-term recurrence alone; see :func:`lanczos_quadrature`.
+    space : VectorSpace, optional
+        Where the vectors live, where ``operator.matmat`` takes them; default:
+        the device of ``operator.degrees`` (:class:`LocalVectors`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdse._engine.operators import dense_operator
+    >>> from skdse._engine.slq import slq_spectrum
+    >>> op = dense_operator(np.random.default_rng(0).normal(size=(200, 3)), 1.0, np.float64)
+    >>> rule = slq_spectrum(op, n_steps=10, n_probes=4, n_deflate=2,
+    ...                     rng=np.random.default_rng(0))
+    >>> rule.probe_nodes.shape, rule.n_matvecs
+    ((4, 10), 12)
     """
-    xp, n = operator.xp, operator.n
-    dev = device(operator.degrees)
-    v = xp.sqrt(xp.astype(operator.degrees, xp.float64))
-    v = v / xp.linalg.vector_norm(v)
+    if space is None:
+        space = LocalVectors(operator.xp, device(operator.degrees))
+    xp, n = space.xp, operator.n
+    v = xp.sqrt(xp.astype(space.vector(operator.degrees), xp.float64))
+    v = space.keep(v / xp.linalg.vector_norm(v))
     matvecs = 0
     r = min(n_deflate, n - 2)
-    Q = xp.zeros((n, 0), dtype=xp.float64, device=dev)
+    Q = None
     if r > 0:
-        Y = _project_out(xp.asarray(rng.standard_normal((n, r)), device=dev), v)
+        Y = _project_out(space.random(rng, "normal", (n, r)), v)
         for _ in range(N_POWER):
             Y, _ = xp.linalg.qr(Y)
-            Y = _project_out(operator.matmat(Y), v)
+            Y = space.keep(_project_out(operator.matmat(Y), v))
             matvecs += 1
         Q, _ = xp.linalg.qr(Y)
         Q, _ = xp.linalg.qr(_project_out(Q, v))
-    probes = xp.asarray(rng.choice([-1.0, 1.0], size=(n, n_probes)), device=dev)
-    starts = xp.concat([Q, _project_out(probes, v, Q)], axis=1)
+        Q = space.keep(Q)
+        del Y
+    probes = _project_out(space.random(rng, "rademacher", (n, n_probes)), v, Q)
+    starts = space.keep(probes if Q is None else xp.concat([Q, probes], axis=1))
+    del probes, Q
     nodes, weights = lanczos_quadrature(
-        operator.matmat, starts, n_steps, v, xp, verbose, reorthogonalize
+        operator.matmat, starts, n_steps, v, space, verbose, reorthogonalize
     )
     matvecs += n_steps
     # ||u||^2 turns each rule into u^T f(A') u.
-    weights = weights * to_numpy(xp.sum(starts * starts, axis=0))[:, None]
-    r = Q.shape[1]
+    (squares,) = space.host(xp.sum(starts * starts, axis=0))
+    weights = weights * squares[:, None]
     return QuadratureSpectrum(
         n=n,
         fixed_nodes=nodes[:r],

@@ -165,20 +165,20 @@ def _knn_operator(place, X, settings: SolverSettings, rng) -> Operator:
     return place.knn_operator(X, settings.n_neighbors, settings.neighbors, seed)
 
 
-def _slq_operator(place, X, sigma, settings: SolverSettings, rng, full: bool) -> Operator:
+def _slq_operator(place, X, sigma, settings: SolverSettings, rng, full: bool, vectors) -> Operator:
     """The operator slq multiplies with, memory checked before it is built
-    (slq's vectors with the full Krylov basis or without: ``full``)."""
+    (slq's vectors with the full Krylov basis or without: ``full``; ``vectors``:
+    the memory they live in)."""
     n = X.shape[0]
     krylov = krylov_bytes(n, settings, full)
     if settings.affinity == "precomputed":  # G is stored already: multiply with it
-        check_krylov_fits(n, settings, place.client_memory(X), full)
+        check_krylov_fits(n, settings, vectors, full)
         return place.affinity_operator(X, "float64")
     if settings.affinity == "knn":
-        check_krylov_fits(n, settings, None, full)  # the graph and its vectors: on the host
+        check_krylov_fits(n, settings, vectors, full)
         return _knn_operator(place, X, settings, rng)
-    client = place.client_memory(X)
-    if not place.operator_on_client:  # the vectors on the client, the operator elsewhere
-        check_krylov_fits(n, settings, client, full)
+    if not place.operator_on_client:  # the vectors and the operator on the cluster
+        check_krylov_fits(n, settings, vectors, full)
     dense = dense_slq_bytes(n) + (krylov if place.operator_on_client else 0)
     if wants_dense(settings, dense, place.operator_memory(X)):
         if place.operator_on_client:
@@ -187,11 +187,11 @@ def _slq_operator(place, X, sigma, settings: SolverSettings, rng, full: bool) ->
                 f"SLQ on a dense {n} x {n} operator",
                 "Pass operator='matrix_free' (kernel recomputed per product) or a smaller "
                 "max_samples.",
-                available=client,
+                available=vectors,
             )
         return place.dense_operator(X, sigma)
     if place.operator_on_client:
-        check_krylov_fits(n, settings, client, full)
+        check_krylov_fits(n, settings, vectors, full)
     return place.matrix_free_operator(X, sigma, cpu_budget(settings.n_jobs))
 
 
@@ -239,17 +239,22 @@ def solve(
                 op = place.exact_operator(X, sigma, settings.dtype)
             return ExactSpectrum(exact_eigenvalues(op.toarray())), op.diagnostics
         rng = rng if rng is not None else np.random.default_rng()
-        vectors_on = None if settings.affinity == "knn" else place.client_memory(X)
-        full = uses_full_basis(n, settings, vectors_on)
-        op = _slq_operator(place, X, sigma, settings, rng, full)
-        spectrum = slq_spectrum(
-            op,
-            n_steps=settings.n_lanczos_steps,
-            n_probes=settings.n_probes,
-            n_deflate=settings.n_deflate,
-            rng=rng,
-            verbose=settings.verbose,
-            reorthogonalize=full,
+        vectors = place.vector_memory(X, host_operator=settings.affinity == "knn")
+        full = uses_full_basis(n, settings, vectors)
+        op = _slq_operator(place, X, sigma, settings, rng, full, vectors)
+        space = place.vector_space(op)
+        spectrum = place.restarting(
+            lambda r: slq_spectrum(
+                op,
+                n_steps=settings.n_lanczos_steps,
+                n_probes=settings.n_probes,
+                n_deflate=settings.n_deflate,
+                rng=r,
+                verbose=settings.verbose,
+                reorthogonalize=full,
+                space=space,
+            ),
+            rng,
         )
         return spectrum, op.diagnostics
     finally:
