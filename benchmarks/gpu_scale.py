@@ -47,6 +47,7 @@ import importlib.util
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -241,21 +242,29 @@ def stage_cluster(n: int, chunk_rows: int, dry_run: bool) -> dict:
 
 
 def run_stage(argv: list[str], timeout: float) -> dict:
-    """One stage in a child process; its JSON, or what went wrong."""
+    """One stage in a child process; its JSON, or what went wrong.
+
+    The child leads its own process group, so that a stage stopped at its
+    time limit takes the cluster's worker processes it started with it.
+    """
     start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), *argv],
-            capture_output=True,
-            text=True,
-            timeout=max(1.0, timeout),
-        )
+        stdout, stderr = proc.communicate(timeout=max(1.0, timeout))
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return dict(status="timed out", wall=time.perf_counter() - start, limit=timeout)
     wall = time.perf_counter() - start
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout)[-1500:]
+        tail = (stderr or stdout)[-1500:]
         return dict(status=f"failed (exit {proc.returncode})", wall=wall, error=tail)
     return dict(json.loads(lines[-1]), status="ok", wall=wall)
 
