@@ -4,9 +4,9 @@ Set-up on the GPU machine (this script installs nothing)::
 
     pip install -e '.[gpu,dask]' dask-cuda
 
-(``gpu-cuda13`` instead of ``gpu`` where the driver is CUDA 13; without
-network, the missing wheels travel with the checkout, and the checkout itself
-is found without installing it.)
+(``gpu-cuda13`` instead of ``gpu`` where the driver is CUDA 13). Without a
+network, install the same packages from wheels first; the checkout is
+imported from where it is when skdse is not installed.
 
 Run::
 
