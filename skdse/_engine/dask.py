@@ -52,8 +52,9 @@ import time
 from concurrent.futures import CancelledError
 
 import numpy as np
+from array_api_compat import device
 
-from .backend import namespace, to_backend
+from .backend import namespace, to_backend, to_numpy
 from .inputs import check_affinity_values, check_square, symmetry_rtol
 from .kernels import (
     KernelDiagnostics,
@@ -117,10 +118,35 @@ def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
     X = X.astype(np.dtype(dtype)).rechunk({1: -1})
-    finite = X.map_blocks(lambda b: np.array([[np.isfinite(b).all()]]), chunks=(1, 1)).all()
+    finite = X.map_blocks(_all_finite, chunks=(1, 1), dtype=bool).all()
     if not bool(compute_on_cluster(lambda: (finite,))[0]):
         raise ValueError(f"Input {input_name} contains NaN or infinity (found when computing it).")
     return X
+
+
+def _all_finite(block):
+    """Whether a chunk (NumPy, or CuPy on a GPU worker) holds only finite values, as (1, 1)."""
+    xp = namespace(block)
+    return xp.reshape(xp.all(xp.isfinite(block)), (1, 1))
+
+
+def _chunk_meta(X):
+    """An empty array of the library X's chunks are in (NumPy, or CuPy on GPU workers)."""
+    return getattr(X, "_meta", None) if getattr(X, "_meta", None) is not None else np.empty(0)
+
+
+def _on_chunk_device(A, meta):
+    """A dask array of NumPy chunks (sent from the client) in the chunks' library of ``meta``."""
+    if isinstance(meta, np.ndarray):
+        return A
+    xp = namespace(meta)
+    return A.map_blocks(xp.asarray, meta=xp.empty((0,) * A.ndim, dtype=xp.float64))
+
+
+def _rows_of_ones(block):
+    """A (rows, 1) float64 column of ones where the chunk lives."""
+    xp = namespace(block)
+    return xp.ones((block.shape[0], 1), dtype=xp.float64, device=device(block))
 
 
 def check_dask_affinity(X, input_name: str = "X"):
@@ -351,11 +377,12 @@ class ClusterVectors:
 
     writable = False
 
-    def __init__(self, row_chunks):
+    def __init__(self, row_chunks, meta=None):
         import dask.array as da
         from array_api_compat import array_namespace
 
         self.row_chunks = tuple(int(c) for c in row_chunks)
+        self.meta = np.empty((0, 0)) if meta is None else meta
         self.xp = array_namespace(da.empty(0))
         self.device = None
 
@@ -371,18 +398,20 @@ class ClusterVectors:
             block = _draw(rng, kind, (rows, shape[1]))
             (ref,) = to_cluster([block])
             blocks.append(da.from_delayed(ref, block.shape, dtype=block.dtype))
-        return da.concatenate(blocks)
+        return _on_chunk_device(da.concatenate(blocks), self.meta)
 
-    def coefficients(self, a: np.ndarray) -> np.ndarray:
-        return a
+    def coefficients(self, a: np.ndarray):
+        """Host coefficients in the chunks' library (dask broadcasts them to every chunk)."""
+        return namespace(self.meta).asarray(a)
 
     def vector(self, a):
         """A vector of the client's (an operator's degrees) sent to the cluster in row chunks."""
-        return scatter_rows(np.asarray(a, dtype=np.float64), self.row_chunks)
+        V = scatter_rows(to_numpy(a).astype(np.float64, copy=False), self.row_chunks)
+        return _on_chunk_device(V, self.meta)
 
     def host(self, *arrays) -> tuple[np.ndarray, ...]:
         """Small results computed on the cluster (:func:`compute_on_cluster`), on the client."""
-        return tuple(np.asarray(a) for a in compute_on_cluster(lambda: arrays))
+        return tuple(to_numpy(a) for a in compute_on_cluster(lambda: arrays))
 
     def keep(self, a):
         """``a`` persisted on the cluster, its axes other than the rows in one chunk."""
@@ -402,17 +431,21 @@ class OnCluster:
     """
 
     row_chunks: tuple
+    #: An empty array of the library the cluster's chunks are in.
+    meta = np.empty((0, 0))
 
     @property
     def vectors(self) -> ClusterVectors:
-        return ClusterVectors(self.row_chunks)
+        return ClusterVectors(self.row_chunks, self.meta)
 
     def matmat(self, V):
         if hasattr(V, "dask"):
             return self._matmat(V.rechunk({0: self.row_chunks, 1: -1}))
-        V = np.asarray(V, dtype=np.float64)
-        (AV,) = compute_on_cluster(lambda: (self._matmat(scatter_rows(V, self.row_chunks)),))
-        return np.asarray(AV, dtype=np.float64)
+        V = to_numpy(V).astype(np.float64, copy=False)
+        (AV,) = compute_on_cluster(
+            lambda: (self._matmat(_on_chunk_device(scatter_rows(V, self.row_chunks), self.meta)),)
+        )
+        return to_numpy(AV).astype(np.float64, copy=False)
 
     def _matmat(self, V):
         """The lazy product with a dask ``V`` in :attr:`row_chunks`."""
@@ -428,9 +461,9 @@ class DaskOperator(OnCluster):
         A, degrees = dask_diffusion_operator(X, sigma, np.float32)
         # persisted: lineage, so the cluster recomputes blocks lost with a worker
         self.A, degrees = dask.persist(A, degrees)
-        self.degrees = np.asarray(compute_on_cluster(lambda: (degrees,))[0], dtype=np.float64)
+        self.degrees = _host_float64(compute_on_cluster(lambda: (degrees,))[0])
         self.n = X.shape[0]
-        self.row_chunks = X.chunks[0]
+        self.row_chunks, self.meta = X.chunks[0], _chunk_meta(X)
         self.xp = _numpy_namespace()
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
@@ -439,7 +472,7 @@ class DaskOperator(OnCluster):
 
     def toarray(self) -> np.ndarray:
         """The persisted blocks gathered on the client (N x N float32)."""
-        return np.asarray(compute_on_cluster(lambda: (self.A,))[0])
+        return to_numpy(compute_on_cluster(lambda: (self.A,))[0])
 
 
 class DaskAffinityOperator(OnCluster, AffinityOperator):
@@ -458,11 +491,11 @@ class DaskAffinityOperator(OnCluster, AffinityOperator):
         self.G = G
         self.xp = _numpy_namespace()
         self.n = G.shape[0]
-        self.row_chunks = G.chunks[0]
+        self.row_chunks, self.meta = G.chunks[0], _chunk_meta(G)
         self.dtype = dtype
         (degrees,) = dask.persist(G.sum(axis=1, dtype=np.float64))
         (host,) = compute_on_cluster(lambda: (degrees,))
-        self._set_degrees(np.asarray(host, dtype=np.float64))
+        self._set_degrees(_host_float64(host))
         (self._cluster_scale,) = dask.persist(1.0 / da.sqrt(degrees))
 
     def _matmat(self, V):
@@ -472,7 +505,7 @@ class DaskAffinityOperator(OnCluster, AffinityOperator):
 
     def _dense(self, dtype: str) -> np.ndarray:
         (G,) = compute_on_cluster(lambda: (self.G.astype(np.dtype(dtype)),))
-        return np.array(G, dtype=np.dtype(dtype))
+        return np.array(to_numpy(G), dtype=np.dtype(dtype))
 
 
 def _pair_product(Li, Rj, SVi, SVj, diagonal: bool, method: str = "float32", gamma: float = 1.0):
@@ -483,7 +516,7 @@ def _pair_product(Li, Rj, SVi, SVj, diagonal: bool, method: str = "float32", gam
     """
     shared_from = Rj.shape[0] if diagonal else 0
     return block_row_products(
-        Li, Rj, SVi, SVj, shared_from, method, gamma, np.float32, TILE_COLS, _numpy_namespace()
+        Li, Rj, SVi, SVj, shared_from, method, gamma, np.float32, TILE_COLS, namespace(Li)
     )
 
 
@@ -507,13 +540,13 @@ class DaskMatrixFreeOperator(OnCluster):
         # The persisted arrays hold the cluster's copies; the delayed blocks only name them.
         self._persisted = dask.persist(L, R)
         self._L, self._R = (a.to_delayed().ravel() for a in self._persisted)
-        self.row_chunks = X.chunks[0]
+        self.row_chunks, self.meta = X.chunks[0], _chunk_meta(X)
         self.n = X.shape[0]
         self.xp = _numpy_namespace()
         self._scale = None
-        ones = da.ones((self.n, 1), chunks=(self.row_chunks, 1))
+        ones = X[:, :1].map_blocks(_rows_of_ones, dtype=np.float64)
         (degrees,) = dask.persist(self._matmat(ones)[:, 0])
-        self.degrees = np.asarray(compute_on_cluster(lambda: (degrees,))[0], dtype=np.float64)
+        self.degrees = _host_float64(compute_on_cluster(lambda: (degrees,))[0])
         (self._scale,) = dask.persist(1.0 / da.sqrt(degrees))
         self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
 
@@ -525,7 +558,7 @@ class DaskMatrixFreeOperator(OnCluster):
         SV = SV.astype(np.float32).to_delayed()[:, 0]
         k = V.shape[1]
         rows = [
-            da.from_delayed(r, (n, k), dtype=np.float64)
+            da.from_delayed(r, (n, k), dtype=np.float64, meta=self.meta)
             for r, n in zip(self._row_sums(list(SV)), self.row_chunks)
         ]
         GSV = da.concatenate(rows)
@@ -554,7 +587,7 @@ class DaskMatrixFreeOperator(OnCluster):
 
 def _knn_pair(Xi, Xj, offset: int, n_neighbors: int, exponent: int):
     """Each row of ``Xi``'s nearest rows of ``Xj`` (global indices), ties broken by value."""
-    return nearest_rows(Xi, Xj, n_neighbors, offset, exponent)
+    return nearest_rows(to_numpy(Xi), to_numpy(Xj), n_neighbors, offset, exponent)
 
 
 def _knn_merge(parts, n_neighbors: int):
@@ -592,6 +625,11 @@ def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
     ]
     out = compute_on_cluster(lambda: merged)
     return np.concatenate([d for d, _ in out]), np.concatenate([i for _, i in out])
+
+
+def _host_float64(a) -> np.ndarray:
+    """A computed result (NumPy, or CuPy from GPU workers) as float64 on the client."""
+    return to_numpy(a).astype(np.float64, copy=False)
 
 
 def _numpy_namespace():
@@ -639,7 +677,7 @@ class ClusterPlacement:
         if bandwidth == "median":
             idx = median_rows(X.shape[0], random_state)
             (Xs,) = compute_on_cluster(lambda: (X if idx is None else X[idx],))
-            return resolve_bandwidth(np.asarray(Xs), "median")
+            return resolve_bandwidth(to_numpy(Xs), "median")
         (max_abs,) = compute_on_cluster(lambda: (abs(X).max(),))
         e = scale_exponent(float(max_abs))
         (v,) = compute_on_cluster(lambda: (half_total_variance(X, e, namespace(X)),))
@@ -668,7 +706,7 @@ class ClusterPlacement:
         """The normalised operator built blockwise, gathered on the client for the eigensolver."""
         A, degrees = dask_diffusion_operator(X, sigma, np.dtype(dtype))
         A, degrees = compute_on_cluster(lambda: (A, degrees))
-        return DenseOperator(np.asarray(A), np.asarray(degrees, dtype=np.float64))
+        return DenseOperator(to_numpy(A), _host_float64(degrees))
 
     def dense_operator(self, X, sigma: float) -> DaskOperator:
         return DaskOperator(X, sigma)
