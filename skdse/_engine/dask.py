@@ -8,8 +8,8 @@ normalised operator (it has to fit one machine). slq multiplies on the
 cluster: with the blocks persisted there while they fit in half the
 cluster's memory (:class:`DaskOperator`), else with kernel blocks recomputed
 from X for every product (:class:`DaskMatrixFreeOperator`). The ``"knn"``
-kernel's neighbour search runs blockwise on the cluster and its sparse graph
-(O(N k)) is gathered. The Lanczos vectors themselves live on the client.
+kernel's neighbour search and its sparse graph (O(N k)) stay on the cluster
+(:class:`DaskKnnOperator`). The Lanczos vectors themselves live on the client.
 Computations run on the scheduler that ``dask.config`` or the current
 ``distributed.Client`` points at. Dask is imported only when a dask array
 arrives.
