@@ -225,3 +225,33 @@ def test_approximate_search_runs_on_a_worker_with_the_seed(thread_client, monkey
     _close(op.toarray(), ref.toarray())
     V = np.random.default_rng(0).normal(size=(n, 3))
     _close(op.matmat(V), ref.matmat(V))
+
+
+def test_graph_blocks_lost_with_a_worker_are_recomputed(monkeypatch):
+    """A worker holding row blocks of the graph dies: they are rebuilt from X (lineage)."""
+    from .test_dask_faults import choose_victim, kill_worker, recomputed_after
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        X = da.from_array(X_NP, chunks=(150, 6))  # X's chunks have lineage: from_array's tasks
+        op = _cluster_knn(X, K)
+        V = client.persist(da.from_array(V_NP, chunks=(150, 5)))
+        before = op.matmat(V).compute()
+        blocks = {f.key for f in distributed.futures_of(op._blocks)}
+        assert len(blocks) == 4
+        record = {}
+        victim = choose_victim(client, client.nthreads(), blocks, record)
+        record["killed_at"] = kill_worker(cluster, client, victim, replace=False)
+        assert record["sole"]  # blocks that only the dead worker held
+        after = op.matmat(V).compute()
+        after_np = op.matmat(V_NP)  # the client's vectors: sent again
+        assert len(client.nthreads()) == 1
+        # recomputed by their tasks (the search, the graph, the split), from X
+        assert recomputed_after(client, record["killed_at"], record["sole"]) == record["sole"]
+    # the same float64 arithmetic in another worker process: rounding at most
+    _close(after, before)
+    _close(after_np, before)
