@@ -161,8 +161,8 @@ def test_no_n_by_k_result_reaches_the_client(process_client, monkeypatch):
     # and at 20000. What grows with n is what the client receives.
     k, ops, build_peaks, product_peaks = 15, {}, {}, {}
     for n in (2000, 20000):
-        X_np = make_blobs(n, 8, centers=5, random_state=0)[0]
-        X = process_client.persist(da.from_array(X_np, chunks=(n // 4, 8)))
+        X_np = make_blobs(n, 4, centers=5, random_state=0)[0]  # 4 dimensions: a quick search
+        X = process_client.persist(da.from_array(X_np, chunks=(n // 4, 4)))
         distributed.wait(X)
         received.clear()
         ops[n], build_peaks[n] = _traced(_cluster_knn, X, k)
