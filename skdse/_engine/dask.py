@@ -8,10 +8,12 @@ normalised operator (it has to fit one machine). slq multiplies on the
 cluster: with the blocks persisted there while they fit in half the
 cluster's memory (:class:`DaskOperator`), else with kernel blocks recomputed
 from X for every product (:class:`DaskMatrixFreeOperator`). The ``"knn"``
-kernel's neighbour search runs blockwise on the cluster and its sparse graph
-(O(N k)) is gathered. slq's Lanczos vectors live on the workers too, in
+kernel's neighbour search and its sparse graph (O(N k)) stay on the cluster
+(:class:`DaskKnnOperator`). slq's Lanczos vectors live on the workers too, in
 X's row chunks (:class:`ClusterVectors`): the client holds only the
-recurrences' coefficients and the degrees (N floats).
+recurrences' coefficients and the degrees (N floats). Chunks may be NumPy or,
+on GPU workers, CuPy arrays: every task works in its chunks' library (the kNN
+search and graph run on the workers' host memory).
 Computations run on the scheduler that ``dask.config`` or the current
 ``distributed.Client`` points at. Dask is imported only when a dask array
 arrives.
@@ -52,6 +54,7 @@ import time
 from concurrent.futures import CancelledError
 
 import numpy as np
+import scipy.sparse as sp
 from array_api_compat import device
 
 from .backend import namespace, to_backend, to_numpy
@@ -66,7 +69,7 @@ from .kernels import (
     scale_exponent,
     scale_sigma,
 )
-from .knn import KnnOperator, knn_graph, nearest_rows
+from .knn import KnnOperator, approximate_search, knn_graph, nearest_rows, resolve_neighbors
 from .operators import AffinityOperator, DenseOperator, block_row_products
 from .resources import available_memory_bytes
 from .slq import LocalVectors
@@ -439,6 +442,8 @@ class OnCluster:
         return ClusterVectors(self.row_chunks, self.meta)
 
     def matmat(self, V):
+        if V.ndim != 2 or V.shape[0] != self.n:
+            raise ValueError(f"V must have shape ({self.n}, k), got {V.shape}.")
         if hasattr(V, "dask"):
             return self._matmat(V.rechunk({0: self.row_chunks, 1: -1}))
         V = to_numpy(V).astype(np.float64, copy=False)
@@ -601,20 +606,28 @@ def _knn_merge(parts, n_neighbors: int):
     return np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
 
 
-def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+def _exponent_of(max_abs) -> int:
+    return scale_exponent(float(max_abs))
+
+
+def dask_knn_search(X, n_neighbors: int):
     """:func:`skdse._engine.knn.knn_search` on the cluster: one task per pair of row chunks.
 
-    A merge task per row chunk keeps the nearest candidates; only the
-    (N, k + 1) distances and indices come back to the client.
+    A merge task per row chunk keeps the nearest candidates. Lazy: returns
+    the (N, k + 1) distances and indices as dask arrays with X's row chunks,
+    nothing computed (:class:`DaskKnnOperator` builds its graph from them on
+    a worker; ``np.asarray`` gathers them).
     """
     import dask
+    import dask.array as da
 
     k = min(n_neighbors, X.shape[0] - 1) + 1
-    exponent = scale_exponent(float(abs(X).max().compute()))  # one scale for every block
+    # one scale for every block, itself a task
+    exponent = dask.delayed(_exponent_of)(abs(X).max())
     blocks = X.to_delayed().ravel()
     offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])[:-1]
     merged = [
-        dask.delayed(_knn_merge)(
+        dask.delayed(_knn_merge, nout=2)(
             [
                 dask.delayed(_knn_pair)(bi, bj, int(o), k, exponent)
                 for bj, o in zip(blocks, offsets)
@@ -623,8 +636,183 @@ def dask_knn_search(X, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
         )
         for bi in blocks
     ]
-    out = compute_on_cluster(lambda: merged)
-    return np.concatenate([d for d, _ in out]), np.concatenate([i for _, i in out])
+    dist, idx = (
+        da.concatenate(
+            [da.from_delayed(m[c], (rows, k), dtype=dtype) for m, rows in zip(merged, X.chunks[0])]
+        )
+        for c, dtype in ((0, np.float64), (1, np.intp))
+    )
+    return dist, idx
+
+
+# ---------------------------------------------------------------------------
+# The kNN operator on the cluster: its sparse graph is built and kept there.
+# ---------------------------------------------------------------------------
+
+
+def _knn_normalised(dist: np.ndarray, idx: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``(A, degrees)`` of the kNN graph of a search, as :class:`KnnOperator` makes them
+    (the same arithmetic, so the same operator as in memory); a cluster task."""
+    op = KnnOperator(*knn_graph(dist, idx))
+    return op.A, op.degrees
+
+
+def _touched_chunks(cols: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The column chunks (bounds ``bounds``) that the columns ``cols`` lie in, ascending."""
+    return np.unique(np.searchsorted(bounds, cols, side="right") - 1)
+
+
+def _split_rows(A: sp.csr_matrix, start: int, stop: int, bounds: np.ndarray):
+    """Rows ``start:stop`` of A on the column chunks they touch (a cluster task).
+
+    Returns the block, whose columns are those of the touched chunks
+    concatenated (in order, so each row's sum runs in the same order as in
+    ``A @ V``), and the touched chunks' indices.
+    """
+    block = A[start:stop]
+    touched = _touched_chunks(block.indices, bounds)
+    sizes = np.diff(bounds)[touched]
+    shift = np.zeros(len(bounds) - 1, dtype=np.int64)
+    shift[touched] = bounds[touched] - (np.cumsum(sizes) - sizes)
+    cols = block.indices - shift[np.searchsorted(bounds, block.indices, side="right") - 1]
+    shape = (stop - start, int(sizes.sum()))
+    return sp.csr_matrix(
+        (block.data, cols.astype(block.indices.dtype), block.indptr), shape
+    ), touched
+
+
+def _block_product(block: sp.csr_matrix, *V_parts):
+    """``A_i @ V`` from the row chunks of V that the block's columns touch (a cluster task).
+
+    The sparse product runs in the worker's host memory; the result goes back
+    to the chunks' library (CuPy chunks on a GPU worker).
+    """
+    xp = namespace(V_parts[0])
+    V = np.concatenate([to_numpy(p) for p in V_parts], axis=0)
+    return xp.asarray(np.asarray(block @ V, dtype=np.float64))
+
+
+def _approximate_search(X, n_neighbors: int, random_state):
+    """:func:`~skdse._engine.knn.approximate_search` of X's chunks concatenated on a worker
+    (in its host memory)."""
+    return approximate_search(to_numpy(X), n_neighbors, random_state)
+
+
+class DaskKnnOperator(OnCluster):
+    """The kNN diffusion operator ``D^-1/2 G D^-1/2`` built and kept on the cluster.
+
+    The neighbour search runs there (exact: :func:`dask_knn_search`, a task
+    per pair of row chunks; approximate: :func:`~skdse._engine.knn.approximate_search`
+    in one task, on X's chunks concatenated on a worker, seeded with
+    ``random_state``). Its (dist, idx) are never gathered: one task builds
+    the graph (:func:`~skdse._engine.knn.knn_graph`, normalised as
+    :class:`~skdse._engine.knn.KnnOperator` does), and one task per row
+    chunk of X cuts its rows, restricted to the column chunks they have
+    nonzeros in. The row blocks are persisted (lineage back to X: a block
+    lost with its worker is recomputed); the client receives only the
+    degrees (n floats) and which column chunks each row block touches.
+
+    ``matmat(V)`` takes a dask array V of shape (n, k) whose row chunks are
+    :attr:`row_chunks` (X's) and returns ``A @ V`` lazily (nothing
+    computed), float64, with the same row chunks: per row block one task
+    ``A_i @ [V_j for the touched chunks j]``. Communication: each task
+    reads the chunks of V its rows touch, at most all of V (n k 8 bytes);
+    on data whose rows are ordered by neighbourhood (sorted, clustered) few
+    chunks are touched, on rows in random order nearly all. A NumPy V
+    (:class:`OnCluster`) is sent to the cluster and its product comes back
+    as NumPy.
+
+    Memory. The graph holds between k + 1 and 2k + 1 nonzeros per row (the
+    union of each point's k neighbours, itself included, and the points it
+    is a neighbour of; 26.3 on average for blobs, D = 64, k = 15), 12 bytes
+    each (float64 value, int32 column) plus a 4-byte row pointer: at most
+    (24 k + 16) n bytes for the whole graph, spread over the workers with
+    the row blocks (376 MB at n = 1e6, k = 15; 320 MB at the measured
+    average). The task that builds the graph holds, on one worker, once,
+    the search's (dist, idx) (16 (k + 1) n bytes: 256 MB) and scipy's
+    intermediates of the symmetrisation (several times the graph: a few
+    GB at n = 1e6); the graph is copied to the workers that cut its row
+    blocks. A product's task holds its block, the touched chunks of V
+    concatenated (at most 8 n k bytes: 768 MB at n = 1e6, k = 96) and its
+    result (8 k bytes per row of the block).
+
+    Examples
+    --------
+    >>> import dask
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from skdse._engine.dask import DaskKnnOperator
+    >>> X = da.from_array(np.random.default_rng(0).normal(size=(60, 3)), chunks=(20, 3))
+    >>> with dask.config.set(scheduler="synchronous"):
+    ...     op = DaskKnnOperator(X, 5)
+    ...     AV = op.matmat(da.ones((60, 2), chunks=(20, 2)))
+    ...     np.allclose(AV.compute(), op.toarray() @ np.ones((60, 2)))
+    True
+    >>> op.row_chunks, op.degrees.shape
+    ((20, 20, 20), (60,))
+    """
+
+    def __init__(
+        self,
+        X,
+        n_neighbors: int,
+        neighbors: str = "exact",
+        random_state: int | None = None,
+    ):
+        import dask
+
+        self.n = X.shape[0]
+        self.xp = _numpy_namespace()
+        self.row_chunks = tuple(int(c) for c in X.chunks[0])
+        self.meta = _chunk_meta(X)
+        self._bounds = np.concatenate([[0], np.cumsum(self.row_chunks)]).astype(np.int64)
+        if resolve_neighbors(self.n, neighbors) == "approximate":
+            # X's chunks concatenated in the task, on a worker (never on the client)
+            dist, idx = dask.delayed(_approximate_search, nout=2)(X, n_neighbors, random_state)
+        else:
+            dist, idx = dask_knn_search(X, n_neighbors)
+        A, degrees = dask.delayed(_knn_normalised, nout=2)(dist, idx)
+        b = self._bounds
+        split = [
+            dask.delayed(_split_rows, nout=2)(A, int(b[i]), int(b[i + 1]), b)
+            for i in range(len(self.row_chunks))
+        ]
+        # persisted: lineage, so the cluster recomputes blocks lost with a worker
+        persisted = dask.persist(*[s[0] for s in split], *[s[1] for s in split], degrees)
+        nc = len(split)
+        self._blocks, touched, degrees = persisted[:nc], persisted[nc:-1], persisted[-1]
+        out = compute_on_cluster(lambda: (degrees, *touched))
+        self.degrees = _host_float64(out[0])
+        self._touched = [np.asarray(t, dtype=np.int64) for t in out[1:]]
+        self.diagnostics = KernelDiagnostics.from_degrees(self.degrees)
+
+    def _matmat(self, V):
+        import dask
+        import dask.array as da
+
+        parts = V.astype(np.float64).to_delayed(optimize_graph=False).ravel()
+        k = V.shape[1]
+        return da.concatenate(
+            [
+                da.from_delayed(
+                    dask.delayed(_block_product)(block, *[parts[j] for j in touched]),
+                    (rows, k),
+                    dtype=np.float64,
+                    meta=self.meta,
+                )
+                for block, touched, rows in zip(self._blocks, self._touched, self.row_chunks)
+            ]
+        )
+
+    def toarray(self) -> np.ndarray:
+        """A gathered on the client, dense (N x N float64; small N only)."""
+        blocks = compute_on_cluster(lambda: self._blocks)
+        b = self._bounds
+        A = np.zeros((self.n, self.n))
+        for i, (block, touched) in enumerate(zip(blocks, self._touched)):
+            cols = np.concatenate([np.arange(b[j], b[j + 1]) for j in touched])
+            A[b[i] : b[i + 1], cols] = block.toarray()
+        return A
 
 
 def _host_float64(a) -> np.ndarray:
@@ -716,18 +904,17 @@ class ClusterPlacement:
 
     def knn_operator(
         self, X, n_neighbors: int, neighbors: str = "exact", random_state: int | None = None
-    ) -> KnnOperator:
-        """The cluster's blockwise search is exact, whatever ``neighbors`` asks
-        (an approximate search on the cluster is not written yet)."""
-        return KnnOperator(*knn_graph(*dask_knn_search(X, n_neighbors)))
+    ) -> DaskKnnOperator:
+        """The search, exact or approximate, and the sparse graph on the cluster."""
+        return DaskKnnOperator(X, n_neighbors, neighbors, random_state)
 
     def affinity_operator(self, X, dtype: str) -> DaskAffinityOperator:
         return DaskAffinityOperator(X, dtype)
 
     def vector_memory(self, X, host_operator: bool = False) -> int | None:
-        """The cluster's: slq's vectors live on the workers (:class:`ClusterVectors`),
-        except for an operator on the client (``host_operator``: the gathered kNN graph)."""
-        return None if host_operator else cluster_memory_bytes()
+        """The cluster's: slq's vectors live on the workers (:class:`ClusterVectors`), with
+        every cluster operator (the kNN graph's too)."""
+        return cluster_memory_bytes()
 
     def vector_space(self, operator):
         """The workers' for an operator on the cluster; else its own device's."""
