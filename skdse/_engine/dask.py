@@ -560,7 +560,12 @@ class ClusterPlacement:
         return DaskMatrixFreeOperator(X, sigma)
 
     def knn_operator(
-        self, X, n_neighbors: int, neighbors: str = "exact", random_state: int | None = None
+        self,
+        X,
+        n_neighbors: int,
+        neighbors: str = "exact",
+        random_state: int | None = None,
+        n_threads: int = 1,
     ) -> KnnOperator:
         """The cluster's blockwise search is exact, whatever ``neighbors`` asks
         (an approximate search on the cluster is not written yet)."""
