@@ -128,6 +128,7 @@ def compute_dse(X: np.ndarray, params: EntropyParams, *, random_state=None) -> D
     (:func:`~skdse._engine.knee.knee_time`; of the ensemble's mean profile).
     """
     rng = check_random_state(random_state)
+    params = replace(params, seeded=random_state is not None)
     place = placement_of(X)
     idx = subsample_indices(X.shape[0], params.max_samples, rng)
     sigma = (
@@ -300,9 +301,11 @@ def diffusion_spectral_entropy(
         ``"approximate"`` (NN-descent, needs ``pynndescent``; seeded from
         ``random_state``; recall >= 0.95 measured); ``"auto"`` searches
         approximately above 100000 points when pynndescent is installed.
-        The approximate graph also depends on the number of numba threads
-        (the machine's cores): pass ``"exact"`` for the same graph on every
-        machine. A Dask array's neighbours are searched exactly, on the cluster.
+        With ``random_state`` given, NN-descent runs on one thread, so its
+        graph is the same on every machine (as in UMAP); with
+        ``random_state=None`` it runs on the threads ``n_jobs`` allows and
+        its graph depends on their number (not reproducible). A Dask
+        array's neighbours are searched exactly, on the cluster.
     n_lanczos_steps : int, default=30
         Lanczos steps (quadrature nodes) per probe, for slq.
     n_probes : int, default=32

@@ -130,7 +130,10 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         ``"approximate"`` (NN-descent, needs ``pynndescent``; seeded from
         ``random_state``; recall >= 0.95 measured); ``"auto"`` searches
         approximately above 100000 points when pynndescent is installed.
-        A Dask array's neighbours are searched exactly, on the cluster.
+        With ``random_state`` given, NN-descent runs on one thread (the
+        same graph on every machine); with None, on the threads ``n_jobs``
+        allows (faster, not reproducible). A Dask array's neighbours are
+        searched exactly, on the cluster.
     n_lanczos_steps : int, default=30
         Lanczos steps per probe (slq).
     n_probes : int, default=32
@@ -447,7 +450,10 @@ class DiffusionSpectralMI(PartitionsReference, MutualInformationFit, _SpectralMe
         ``"approximate"`` (NN-descent, needs ``pynndescent``; seeded from
         ``random_state``; recall >= 0.95 measured); ``"auto"`` searches
         approximately above 100000 points when pynndescent is installed.
-        A Dask array's neighbours are searched exactly, on the cluster.
+        With ``random_state`` given, NN-descent runs on one thread (the
+        same graph on every machine); with None, on the threads ``n_jobs``
+        allows (faster, not reproducible). A Dask array's neighbours are
+        searched exactly, on the cluster.
     n_lanczos_steps : int, default=30
         Lanczos steps per probe (slq).
     n_probes : int, default=32

@@ -319,6 +319,7 @@ def compute_dsmi(
     """
     n_groups = len(np.unique(y))
     bw_seed, *group_seeds = seed_sequence(random_state).spawn(1 + n_groups)
+    params = replace(params, seeded=random_state is not None)
     place = placement_of(X)
     if not params.uses_bandwidth:
         sigma = None  # the adaptive kNN kernel and a precomputed affinity have no single width

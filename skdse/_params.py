@@ -356,6 +356,10 @@ class EntropyParams:
     memory: object
     n_repeats: int
     n_jobs: int | None
+    #: whether the user gave ``random_state`` (set by the computations, which take
+    #: it apart): an approximate kNN search then runs on one thread, so that its
+    #: graph is the same on every machine (:func:`~skdse._engine.solve.knn_threads`)
+    seeded: bool = False
 
     @property
     def pairwise(self) -> bool:

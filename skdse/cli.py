@@ -151,6 +151,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         choices=ENTROPY.choices("operator"),
         help=f"what slq multiplies with (default: {ENTROPY.operator})",
     )
+    parser.add_argument(
+        "--neighbors",
+        default=ENTROPY.neighbors,
+        choices=ENTROPY.choices("neighbors"),
+        help="neighbour search of --affinity knn: exact, or approximate (NN-descent, needs "
+        "pynndescent; on one thread, as --random-state seeds it); auto: approximate above "
+        f"100000 rows where pynndescent is installed (default: {ENTROPY.neighbors})",
+    )
     parser.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
     parser.add_argument(
         "--n-jobs",
@@ -232,6 +240,7 @@ def _params(args) -> dict:
         order=args.order,
         solver=args.solver,
         operator=args.operator,
+        neighbors=args.neighbors,
         backend=args.backend,
         dtype=args.dtype,
         max_samples=args.max_samples,

@@ -200,11 +200,11 @@ def thread_client():
 SEARCHES = []
 
 
-def _recording_search(X, n_neighbors, random_state):
+def _recording_search(X, n_neighbors, random_state, n_threads=1):
     from skdse._engine.knn import approximate_search
 
     SEARCHES.append((distributed.get_worker().address, X.shape, random_state))
-    return approximate_search(X, n_neighbors, random_state)
+    return approximate_search(X, n_neighbors, random_state, n_threads)
 
 
 def test_approximate_search_runs_on_a_worker_with_the_seed(thread_client, monkeypatch):

@@ -692,10 +692,10 @@ def _block_product(block: sp.csr_matrix, *V_parts):
     return xp.asarray(np.asarray(block @ V, dtype=np.float64))
 
 
-def _approximate_search(X, n_neighbors: int, random_state):
+def _approximate_search(X, n_neighbors: int, random_state, n_threads: int):
     """:func:`~skdse._engine.knn.approximate_search` of X's chunks concatenated on a worker
     (in its host memory)."""
-    return approximate_search(to_numpy(X), n_neighbors, random_state)
+    return approximate_search(to_numpy(X), n_neighbors, random_state, n_threads)
 
 
 class DaskKnnOperator(OnCluster):
@@ -758,6 +758,7 @@ class DaskKnnOperator(OnCluster):
         n_neighbors: int,
         neighbors: str = "exact",
         random_state: int | None = None,
+        n_threads: int = 1,
     ):
         import dask
 
@@ -768,7 +769,9 @@ class DaskKnnOperator(OnCluster):
         self._bounds = np.concatenate([[0], np.cumsum(self.row_chunks)]).astype(np.int64)
         if resolve_neighbors(self.n, neighbors) == "approximate":
             # X's chunks concatenated in the task, on a worker (never on the client)
-            dist, idx = dask.delayed(_approximate_search, nout=2)(X, n_neighbors, random_state)
+            dist, idx = dask.delayed(_approximate_search, nout=2)(
+                X, n_neighbors, random_state, n_threads
+            )
         else:
             dist, idx = dask_knn_search(X, n_neighbors)
         A, degrees = dask.delayed(_knn_normalised, nout=2)(dist, idx)
@@ -903,10 +906,16 @@ class ClusterPlacement:
         return DaskMatrixFreeOperator(X, sigma)
 
     def knn_operator(
-        self, X, n_neighbors: int, neighbors: str = "exact", random_state: int | None = None
+        self,
+        X,
+        n_neighbors: int,
+        neighbors: str = "exact",
+        random_state: int | None = None,
+        n_threads: int = 1,
     ) -> DaskKnnOperator:
-        """The search, exact or approximate, and the sparse graph on the cluster."""
-        return DaskKnnOperator(X, n_neighbors, neighbors, random_state)
+        """The search, exact or approximate (on ``n_threads`` of a worker), and the sparse
+        graph on the cluster."""
+        return DaskKnnOperator(X, n_neighbors, neighbors, random_state, n_threads)
 
     def affinity_operator(self, X, dtype: str) -> DaskAffinityOperator:
         return DaskAffinityOperator(X, dtype)

@@ -178,7 +178,10 @@ def _pynndescent():
 
 
 def approximate_search(
-    X: np.ndarray, n_neighbors: int = N_NEIGHBORS, random_state: int | None = None
+    X: np.ndarray,
+    n_neighbors: int = N_NEIGHBORS,
+    random_state: int | None = None,
+    n_threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`knn_search` by NN-descent (pynndescent): approximate, for large N.
 
@@ -192,13 +195,21 @@ def approximate_search(
     point (or a duplicate) stands first. On fewer points than that, every
     point is a candidate: the exact search runs.
 
+    NN-descent runs on ``n_threads`` numba threads (at most numba's
+    ``NUMBA_NUM_THREADS``). Its graph depends on the number of threads (its
+    parallel updates: 11 % of the rows' candidate lists differed between 1
+    and 2 threads at N = 3000), so, as in UMAP, a seeded search runs on one
+    thread: with ``n_threads=1`` and an int ``random_state`` the graph is
+    the same on every machine. :func:`skdse._engine.solve.solve` asks for
+    one thread when the user gave ``random_state``, for ``n_jobs``'s CPUs
+    when not.
+
     What it cannot promise: a true neighbour that NN-descent did not propose
     is missed (recall below 1: measured >= 0.95 at the defaults, see
     benchmarks/bench_knn.py), so points tied at the k-th distance may be
     split differently, and the graph depends on ``random_state``, on the
-    order of the rows (NN-descent's random start) and on the number of
-    numba threads (its parallel updates: 11 % of the rows' candidate lists
-    differed between 1 and 2 threads at N = 3000), not only on the values.
+    order of the rows (NN-descent's random start) and, with more than one
+    thread, on the number of threads, not only on the values.
 
     Examples
     --------
@@ -210,6 +221,8 @@ def approximate_search(
     (True, (300, 6))
     """
     NNDescent = _pynndescent().NNDescent
+    import numba  # pynndescent's own dependency
+
     n = X.shape[0]
     k = min(n_neighbors, n - 1) + 1
     size = max(APPROXIMATE_CANDIDATES, 2 * k) + 1  # NN-descent's graph holds the point itself
@@ -219,7 +232,10 @@ def approximate_search(
     exponent = scale_exponent(float(np.max(np.abs(X))))
     Xs = np.ldexp(np.asarray(X, dtype=np.float64), -exponent)
     index = NNDescent(
-        (Xs - Xs.mean(axis=0)).astype(np.float32), n_neighbors=size, random_state=random_state
+        (Xs - Xs.mean(axis=0)).astype(np.float32),
+        n_neighbors=size,
+        random_state=random_state,
+        n_jobs=max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)),
     )
     found = index.neighbor_graph[0]
     cand = np.concatenate([np.arange(n)[:, None], found], axis=1)
@@ -239,6 +255,7 @@ def knn_search(
     n_neighbors: int = N_NEIGHBORS,
     neighbors: str = "exact",
     random_state: int | None = None,
+    n_threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distances and indices of each point's ``n_neighbors + 1`` nearest points (itself first).
 
@@ -246,10 +263,11 @@ def knn_search(
     so the graph does not depend on the order of the rows; a duplicate of a
     point may stand first in its place, at distance 0. ``neighbors``
     chooses the search (:func:`resolve_neighbors`); the approximate one
-    (:func:`approximate_search`) is seeded with ``random_state``.
+    (:func:`approximate_search`) is seeded with ``random_state`` and runs on
+    ``n_threads`` threads (one: the same graph on every machine).
     """
     if resolve_neighbors(X.shape[0], neighbors) == "approximate":
-        return approximate_search(X, n_neighbors, random_state)
+        return approximate_search(X, n_neighbors, random_state, n_threads)
     k = min(n_neighbors, X.shape[0] - 1)
     dist, idx, _ = nearest_rows(X, X, k + 1)
     return dist, idx
@@ -290,6 +308,7 @@ def knn_affinity(
     n_neighbors: int = N_NEIGHBORS,
     neighbors: str = "exact",
     random_state: int | None = None,
+    n_threads: int = 1,
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Sparse adaptive Gaussian affinity on the symmetrised kNN graph.
 
@@ -303,7 +322,7 @@ def knn_affinity(
     G : csr_matrix of shape (n_samples, n_samples)
     sigmas : ndarray of shape (n_samples,)
     """
-    return knn_graph(*knn_search(X, n_neighbors, neighbors, random_state))
+    return knn_graph(*knn_search(X, n_neighbors, neighbors, random_state, n_threads))
 
 
 class KnnOperator:
@@ -340,8 +359,13 @@ class KnnOperator:
 
 
 def knn_operator(
-    X, n_neighbors: int = N_NEIGHBORS, neighbors: str = "exact", random_state: int | None = None
+    X,
+    n_neighbors: int = N_NEIGHBORS,
+    neighbors: str = "exact",
+    random_state: int | None = None,
+    n_threads: int = 1,
 ) -> KnnOperator:
-    """The :class:`KnnOperator` of X (any array library; the search runs on the host)."""
+    """The :class:`KnnOperator` of X (any array library; the search runs on the host,
+    an approximate one on ``n_threads`` threads)."""
     X = to_numpy(X).astype(np.float64, copy=False)
-    return KnnOperator(*knn_affinity(X, n_neighbors, neighbors, random_state))
+    return KnnOperator(*knn_affinity(X, n_neighbors, neighbors, random_state, n_threads))

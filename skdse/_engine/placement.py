@@ -97,9 +97,15 @@ class Placement(Protocol):
         """The Gaussian operator recomputed from X for each product."""
 
     def knn_operator(
-        self, X, n_neighbors: int, neighbors: str = "exact", random_state: int | None = None
+        self,
+        X,
+        n_neighbors: int,
+        neighbors: str = "exact",
+        random_state: int | None = None,
+        n_threads: int = 1,
     ) -> Operator:
-        """The adaptive kNN operator of X, its neighbours searched as ``neighbors`` says."""
+        """The adaptive kNN operator of X, its neighbours searched as ``neighbors`` says
+        (an approximate search seeded with ``random_state``, on ``n_threads`` threads)."""
 
     def affinity_operator(self, X, dtype: str) -> Operator:
         """The operator of the precomputed affinity X, multiplied as given; its
@@ -185,9 +191,14 @@ class LocalPlacement:
         return MatrixFreeOperator(X, sigma, block_rows=MATRIX_FREE_BLOCK, n_threads=n_threads)
 
     def knn_operator(
-        self, X, n_neighbors: int, neighbors: str = "exact", random_state: int | None = None
+        self,
+        X,
+        n_neighbors: int,
+        neighbors: str = "exact",
+        random_state: int | None = None,
+        n_threads: int = 1,
     ) -> KnnOperator:
-        return knn_operator(X, n_neighbors, neighbors, random_state)
+        return knn_operator(X, n_neighbors, neighbors, random_state, n_threads)
 
     def affinity_operator(self, X, dtype: str) -> AffinityOperator:
         return AffinityOperator(X, dtype)

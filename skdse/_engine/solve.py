@@ -51,6 +51,7 @@ class SolverSettings(Protocol):
     dtype: str
     verbose: int
     n_jobs: int | None
+    seeded: bool
 
 
 def slq_spans_space(n: int, settings: SolverSettings) -> bool:
@@ -154,15 +155,35 @@ def wants_dense(settings: SolverSettings, need: int, have: int | None) -> bool:
     )
 
 
+def knn_threads(settings: SolverSettings) -> int:
+    """Threads of an approximate kNN search: one when the user gave ``random_state``
+    (``settings.seeded``), so that the graph is the same on every machine (as in
+    UMAP); else every CPU ``n_jobs`` allows, the graph then depending on their number.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from skdse._engine.solve import knn_threads
+    >>> knn_threads(SimpleNamespace(seeded=True, n_jobs=4))
+    1
+    >>> knn_threads(SimpleNamespace(seeded=False, n_jobs=4))
+    4
+    """
+    return 1 if settings.seeded else cpu_budget(settings.n_jobs)
+
+
 def _knn_operator(place, X, settings: SolverSettings, rng) -> Operator:
     """The kNN operator; an approximate search is seeded from a child of ``rng``
     (spawned, so the probes drawn from ``rng`` afterwards are the same either way;
-    NumPy < 1.25 has no ``spawn``: a copy of ``rng`` then)."""
+    NumPy < 1.25 has no ``spawn``: a copy of ``rng`` then) and runs on
+    :func:`knn_threads` threads."""
     seed = None
     if rng is not None and settings.neighbors != "exact":
         child = rng.spawn(1)[0] if hasattr(rng, "spawn") else copy.deepcopy(rng)
         seed = int(child.integers(2**31))
-    return place.knn_operator(X, settings.n_neighbors, settings.neighbors, seed)
+    return place.knn_operator(
+        X, settings.n_neighbors, settings.neighbors, seed, knn_threads(settings)
+    )
 
 
 def _slq_operator(place, X, sigma, settings: SolverSettings, rng, full: bool, vectors) -> Operator:
