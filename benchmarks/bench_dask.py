@@ -6,7 +6,7 @@ Run: ``python benchmarks/bench_dask.py [--sizes 50000 100000 200000]
 Each row starts a fresh ``distributed.LocalCluster`` (1 thread per worker,
 dashboard off, ``--memory-limit`` per worker) in a fresh subprocess, so that
 the peak resident memory of every worker (ru_maxrss) and of the client is
-that row's own. The data (a noisy 3-dimensional manifold in D = 128) is
+that row's own. The data (a noisy 3-dimensional manifold in D = ``--dims``, 128) is
 generated on the workers, chunk by chunk, so it never passes through the
 client. ``solver="slq"``, ``max_samples=None``, default slq settings.
 
@@ -41,9 +41,9 @@ import dask.array as da
 from distributed import Client, LocalCluster, get_task_stream
 from skdse import DiffusionSpectralEntropy
 
-n, kernel, workers, limit, chunk_rows = sys.argv[1:6]
-n, workers, chunk_rows = int(n), int(workers), int(chunk_rows)
-D, d, noise = 128, 3, 0.05
+n, kernel, workers, limit, chunk_rows, D = sys.argv[1:7]
+n, workers, chunk_rows, D = int(n), int(workers), int(chunk_rows), int(D)
+d, noise = 3, 0.05
 
 def make_chunk(i, rows, basis):
     rng = np.random.default_rng([0, i])
@@ -74,7 +74,7 @@ if __name__ == "__main__":
         restarts = len(set(pids.values()) - set(client.run(os.getpid).values()))
         limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]
         print(json.dumps(dict(
-            n=n, kernel=kernel, workers=workers, seconds=elapsed, chunk_rows=chunk_rows,
+            n=n, kernel=kernel, workers=workers, seconds=elapsed, chunk_rows=chunk_rows, D=D,
             worker_peak_kib=sorted(worker_peaks.values()), limit_bytes=limits[0],
             client_peak_kib=peak_kib(), tasks=len(stream.data), restarts=restarts,
             operator=("matrix-free" if matrix_free else "persisted") if kernel != "knn"
@@ -83,8 +83,8 @@ if __name__ == "__main__":
 """
 
 
-def run_row(n, kernel, workers, limit, chunk_rows):
-    args = [str(n), kernel, str(workers), limit, str(chunk_rows)]
+def run_row(n, kernel, workers, limit, chunk_rows, dims=128):
+    args = [str(n), kernel, str(workers), limit, str(chunk_rows), str(dims)]
     out = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True)
     if out.returncode != 0:
         print(f"{kernel} N={n} workers={workers} FAILED:\n{out.stderr[-3000:]}", file=sys.stderr)
@@ -136,20 +136,20 @@ def main(argv=None):
     parser.add_argument("--compare-n", type=int, default=20000)
     parser.add_argument("--memory-limit", default="4GiB", help="per worker")
     parser.add_argument("--chunk-rows", type=int, default=5000)
+    parser.add_argument("--dims", type=int, default=128, help="D of the generated manifold")
     args = parser.parse_args(argv)
+    row = dict(limit=args.memory_limit, chunk_rows=args.chunk_rows, dims=args.dims)
 
-    scaling = [run_row(n, "knn", 2, args.memory_limit, args.chunk_rows) for n in args.sizes]
-    scaling += [
-        run_row(n, "gaussian", 2, args.memory_limit, args.chunk_rows) for n in args.gaussian_sizes
-    ]
+    scaling = [run_row(n, "knn", 2, **row) for n in args.sizes]
+    scaling += [run_row(n, "gaussian", 2, **row) for n in args.gaussian_sizes]
     compare = []
     if args.compare_n:
         for kernel in ("knn", "gaussian"):
             for workers in (1, 2):
-                r = run_row(args.compare_n, kernel, workers, args.memory_limit, args.chunk_rows)
+                r = run_row(args.compare_n, kernel, workers, **row)
                 compare.append(r)
 
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine()}; manifold d=3 in D={args.dims}\n")
     print("### Scaling (2 workers x 1 thread)\n")
     print(table(HEADER, [_row(r) for r in scaling if r]))
     if compare:
