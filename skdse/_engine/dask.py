@@ -483,9 +483,9 @@ class DaskOperator(OnCluster):
 class DaskAffinityOperator(OnCluster, AffinityOperator):
     """A precomputed affinity on the cluster (``affinity="precomputed"``), multiplied as given.
 
-    The degrees are one reduction there; each product ``G (s * V)`` runs on
-    G's chunks (no copy of G is stored), the scaling by ``s = 1 / sqrt(d)``
-    on the client, as in :class:`~skdse._engine.operators.AffinityOperator`.
+    The degrees are one reduction there; each product ``s * G (s * V)`` runs
+    on G's chunks (no copy of G is stored), with ``s = 1 / sqrt(d)`` persisted
+    there, as :class:`~skdse._engine.operators.AffinityOperator` computes it.
     ``toarray()`` gathers G in ``dtype`` and normalises it on the client.
     """
 
