@@ -68,48 +68,6 @@ def test_cluster_lanczos_is_the_in_memory_one(monkeypatch, lanczos, operator):
     assert abs(got - ref) < CLUSTER_TOL
 
 
-def test_lost_vectors_restart_from_the_same_draws(monkeypatch):
-    """A Lanczos run that loses its vectors runs again from the same random state."""
-    import skdse._engine.dask as dask_mod
-
-    X = da.from_array(X_NP, chunks=(300, 5))
-    with dask.config.set(scheduler="synchronous"):
-        undisturbed = skdse.diffusion_spectral_entropy(X, operator="matrix_free", **SLQ)
-        calls = {"n": 0}
-        original = dask_mod.ClusterVectors.host
-
-        def losing(self, *arrays):
-            calls["n"] += 1
-            if calls["n"] == 9:  # mid-recurrence, once
-                raise dask_mod.ClusterDataLost("lost with a worker (simulated)")
-            return original(self, *arrays)
-
-        monkeypatch.setattr(dask_mod.ClusterVectors, "host", losing)
-        disturbed = skdse.diffusion_spectral_entropy(X, operator="matrix_free", **SLQ)
-    assert calls["n"] > 9  # the run went on after the loss
-    # the same draws and the same products in the same order: rounding only
-    assert abs(disturbed - undisturbed) < 1e-12
-
-
-def test_lanczos_restarts_are_bounded(monkeypatch):
-    import skdse._engine.dask as dask_mod
-
-    X = da.from_array(X_NP, chunks=(300, 5))
-    calls = {"n": 0}
-
-    def always_lost(self, *arrays):
-        calls["n"] += 1
-        raise dask_mod.ClusterDataLost("lost with a worker (simulated)")
-
-    monkeypatch.setattr(dask_mod.ClusterVectors, "host", always_lost)
-    with (
-        dask.config.set(scheduler="synchronous"),
-        pytest.raises(dask_mod.ClusterDataLost, match="simulated"),
-    ):
-        skdse.diffusion_spectral_entropy(X, operator="matrix_free", **SLQ)
-    assert calls["n"] == dask_mod.LOSS_RETRIES + 1
-
-
 @pytest.fixture(scope="module")
 def client():
     with (
@@ -119,6 +77,48 @@ def client():
         distributed.Client(cluster) as c,
     ):
         yield c
+
+
+def test_lost_vectors_restart_from_the_same_draws(client, monkeypatch):
+    """A Lanczos run that loses its vectors runs again from the same random state."""
+    import skdse._engine.dask as dask_mod
+
+    X = client.persist(da.from_array(X_NP, chunks=(300, 5)))
+    undisturbed = skdse.diffusion_spectral_entropy(X, operator="matrix_free", **SLQ)
+    calls = {"n": 0}
+    original = dask_mod.ClusterVectors.host
+
+    def losing(self, *arrays):
+        calls["n"] += 1
+        if calls["n"] == 9:  # mid-recurrence, once
+            raise dask_mod.ClusterDataLost("lost with a worker (simulated)")
+        return original(self, *arrays)
+
+    monkeypatch.setattr(dask_mod.ClusterVectors, "host", losing)
+    disturbed = skdse.diffusion_spectral_entropy(X, operator="matrix_free", **SLQ)
+    assert calls["n"] > 9  # the run went on after the loss
+    # the same draws and the same products in the same order: rounding only
+    assert abs(disturbed - undisturbed) < 1e-12
+
+
+@pytest.mark.parametrize("error", ["lost", "user"])
+def test_lanczos_restarts_are_bounded_and_only_for_lost_data(client, monkeypatch, error):
+    import skdse._engine.dask as dask_mod
+
+    X = client.persist(da.from_array(X_NP, chunks=(300, 5)))
+    calls = {"n": 0}
+    raised = dask_mod.ClusterDataLost if error == "lost" else FileNotFoundError
+
+    def failing(self, *arrays):
+        calls["n"] += 1
+        raise raised("simulated")
+
+    monkeypatch.setattr(dask_mod.ClusterVectors, "host", failing)
+    with pytest.raises(raised, match="simulated"):
+        skdse.diffusion_spectral_entropy(X, operator="matrix_free", **SLQ)
+    # lost data: the run again from its draws, a bounded number of times; any other
+    # error (a file the graph reads, say) is the user's, raised at once
+    assert calls["n"] == (dask_mod.LOSS_RETRIES + 1 if error == "lost" else 1)
 
 
 def _sizes(out) -> list[int]:

@@ -164,7 +164,7 @@ def test_matrix_free_blocks_recomputed_on_the_cluster(X, monkeypatch):
         raise AssertionError("persisted the kernel on a cluster too small for it")
 
     # 3 MB: under twice the 1.6 MB float32 kernel, over slq's 1.8 MB of vectors (on the workers)
-    monkeypatch.setattr(dask_mod, "cluster_memory_bytes", lambda: 3 * 10**6)
+    monkeypatch.setattr(dask_mod, "cluster_memory_bytes", lambda meta=None: 3 * 10**6)
     monkeypatch.setattr(dask_mod, "DaskOperator", refuse)
     # there slq's vectors leave no room for the full Krylov basis: the reference without it
     monkeypatch.setattr(solve_mod, "FULL_BASIS_FRACTION", 0.0)

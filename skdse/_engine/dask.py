@@ -57,7 +57,7 @@ import numpy as np
 import scipy.sparse as sp
 from array_api_compat import device
 
-from .backend import namespace, to_backend, to_numpy
+from .backend import device_memory_bytes, namespace, to_backend, to_numpy
 from .inputs import check_affinity_values, check_square, symmetry_rtol
 from .kernels import (
     KernelDiagnostics,
@@ -144,6 +144,12 @@ def _on_chunk_device(A, meta):
         return A
     xp = namespace(meta)
     return A.map_blocks(xp.asarray, meta=xp.empty((0,) * A.ndim, dtype=xp.float64))
+
+
+def _times_rows(block, coefficients: np.ndarray):
+    """A (k, rows) chunk's rows times ``coefficients`` (k,), in the chunk's library."""
+    xp = namespace(block)
+    return block * xp.asarray(coefficients, device=device(block))[:, None]
 
 
 def _rows_of_ones(block):
@@ -289,7 +295,11 @@ def compute_on_cluster(build) -> tuple:
         _wait_for_a_worker(client)
         try:
             futures = client.compute(list(build()))
-        except (CancelledError, OSError) as exc:  # sending to a worker that just died
+        except (
+            CancelledError,
+            OSError,
+            ClusterDataLost,
+        ) as exc:  # sending to a worker that just died
             lost = exc
             continue
         try:
@@ -307,9 +317,24 @@ def compute_on_cluster(build) -> tuple:
     ) from lost
 
 
-def cluster_memory_bytes() -> int | None:
-    """Memory of the cluster computations go to: the workers' limits, or this machine's."""
+def _total_gpu_memory() -> int:
+    """The total memory of this process's GPU (a cluster task on a GPU worker)."""
+    import cupy
+
+    return int(cupy.cuda.runtime.memGetInfo()[1])
+
+
+def cluster_memory_bytes(meta=None) -> int | None:
+    """Memory of the cluster computations go to: the workers' limits, or this machine's.
+
+    For chunks on GPUs (``meta`` a CuPy array), the workers' GPUs' memory.
+    """
     client = _current_client()
+    on_gpu = meta is not None and not isinstance(meta, np.ndarray)
+    if on_gpu and client is not None:
+        return int(sum(client.run(_total_gpu_memory).values()))
+    if on_gpu:
+        return device_memory_bytes(namespace(meta), meta)
     if client is None:
         return available_memory_bytes()
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
@@ -334,7 +359,10 @@ def to_cluster(blocks: list[np.ndarray]) -> list:
     if client is None:
         return [dask.delayed(b) for b in blocks]
     _wait_for_a_worker(client)  # none left: NoWorkerLeft after the grace period
-    return client.scatter(blocks, hash=False)
+    try:
+        return client.scatter(blocks, hash=False)
+    except OSError as exc:  # the worker it went to died (comm closed, timed out)
+        raise ClusterDataLost(f"sending data to the cluster failed: {exc}") from exc
 
 
 def _row_blocks(V: np.ndarray, row_chunks) -> list[np.ndarray]:
@@ -403,9 +431,11 @@ class ClusterVectors:
             blocks.append(da.from_delayed(ref, block.shape, dtype=block.dtype))
         return _on_chunk_device(da.concatenate(blocks), self.meta)
 
-    def coefficients(self, a: np.ndarray):
-        """Host coefficients in the chunks' library (dask broadcasts them to every chunk)."""
-        return namespace(self.meta).asarray(a)
+    def scale(self, V, c: np.ndarray):
+        """The rows of ``V`` (k, n; k in one chunk) times the client's coefficients ``c``,
+        moved into each chunk's library in its task (NumPy in the graph: the client and
+        the scheduler need no GPU)."""
+        return V.map_blocks(_times_rows, dtype=V.dtype, coefficients=np.asarray(c))
 
     def vector(self, a):
         """A vector of the client's (an operator's degrees) sent to the cluster in row chunks."""
@@ -888,7 +918,7 @@ class ClusterPlacement:
         return 1
 
     def operator_memory(self, X) -> int | None:
-        return cluster_memory_bytes()
+        return cluster_memory_bytes(_chunk_meta(X))
 
     def client_memory(self, X) -> int | None:
         return None
@@ -922,8 +952,8 @@ class ClusterPlacement:
 
     def vector_memory(self, X, host_operator: bool = False) -> int | None:
         """The cluster's: slq's vectors live on the workers (:class:`ClusterVectors`), with
-        every cluster operator (the kNN graph's too)."""
-        return cluster_memory_bytes()
+        every cluster operator (the kNN graph's too); GPU memory for CuPy chunks."""
+        return cluster_memory_bytes(_chunk_meta(X))
 
     def vector_space(self, operator):
         """The workers' for an operator on the cluster; else its own device's."""
@@ -935,11 +965,13 @@ class ClusterPlacement:
         """``run(rng)``, run again from the same random state after the cluster lost
         vectors it cannot recompute (up to ``LOSS_RETRIES`` times; see the module's
         notes); ``rng`` ends as one uninterrupted run leaves it."""
+        if _current_client() is None:  # Dask's local schedulers lose nothing
+            return run(rng)
         for attempt in range(LOSS_RETRIES + 1):
             trial = copy.deepcopy(rng)
             try:
                 out = run(trial)
-            except (ClusterDataLost, CancelledError, OSError):
+            except (ClusterDataLost, CancelledError):
                 # vectors lost with a worker, or a worker lost while vectors were sent
                 if attempt == LOSS_RETRIES:
                     raise

@@ -173,9 +173,9 @@ class LocalVectors:
         """``rng``'s standard normal (``"normal"``) or +-1 (``"rademacher"``) draws, here."""
         return self.xp.asarray(_draw(rng, kind, shape), device=self.device)
 
-    def coefficients(self, a: np.ndarray):
-        """Host coefficients (one per recurrence) as an array that scales vectors here."""
-        return self.xp.asarray(a, device=self.device)
+    def scale(self, V, c: np.ndarray):
+        """The rows of ``V`` (k, n) times the host coefficients ``c`` (one per recurrence)."""
+        return V * self.xp.asarray(c, device=self.device)[:, None]
 
     def vector(self, a):
         """A vector of the operator's (its degrees) as a vector here."""
@@ -204,7 +204,7 @@ class VectorSpace(Protocol):
 
     def random(self, rng: np.random.Generator, kind: str, shape: tuple[int, int]): ...
 
-    def coefficients(self, a: np.ndarray): ...
+    def scale(self, V, c: np.ndarray): ...
 
     def vector(self, a): ...
 
@@ -261,8 +261,8 @@ def lanczos_quadrature(
     beta = np.zeros((k, m))
     steps = np.full(k, m)
     active = norms > 0
-    inv = space.coefficients(np.where(active, 1.0 / np.where(active, norms, 1.0), 0.0))
-    q = space.keep(starts.T * inv[:, None])  # (k, n)
+    inv = np.where(active, 1.0 / np.where(active, norms, 1.0), 0.0)
+    q = space.keep(space.scale(starts.T, inv))  # (k, n)
     for j in progress(range(m), total=m, desc="Lanczos steps", verbose=verbose):
         if not space.writable:
             held = (held + [q])[-(m if reorthogonalize else 2) :]
@@ -289,8 +289,7 @@ def lanczos_quadrature(
             steps[active] = j + 1
             break
         beta[:, j] = np.where(active, b, 0.0)
-        scale = space.coefficients(np.where(active, 1.0 / np.where(b > 0, b, 1.0), 0.0))
-        q = space.keep(w * scale[:, None])
+        q = space.keep(space.scale(w, np.where(active, 1.0 / np.where(b > 0, b, 1.0), 0.0)))
     del held, kept, w, q
 
     nodes = np.zeros((k, m))
@@ -364,7 +363,7 @@ def slq_spectrum(
     v = xp.sqrt(xp.astype(space.vector(operator.degrees), xp.float64))
     v = space.keep(v / xp.linalg.vector_norm(v))
     matvecs = 0
-    r = min(n_deflate, n - 2)
+    r = max(0, min(n_deflate, n - 2))
     Q = None
     if r > 0:
         Y = _project_out(space.random(rng, "normal", (n, r)), v)

@@ -200,7 +200,7 @@ def _slq_operator(place, X, sigma, settings: SolverSettings, rng, full: bool, ve
         return _knn_operator(place, X, settings, rng)
     if not place.operator_on_client:  # the vectors and the operator on the cluster
         check_krylov_fits(n, settings, vectors, full)
-    dense = dense_slq_bytes(n) + (krylov if place.operator_on_client else 0)
+    dense = dense_slq_bytes(n) + krylov  # the vectors share the operator's memory
     if wants_dense(settings, dense, place.operator_memory(X)):
         if place.operator_on_client:
             check_memory(
