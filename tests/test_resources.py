@@ -191,11 +191,13 @@ def test_slq_stores_the_operator_only_if_the_cgroup_has_room(tmp_path, monkeypat
     root = fake_tree(tmp_path, files={"memory.max": f"{200 * 10**6}\n", "memory.current": "0\n"})
     monkeypatch.setattr(_resources, "ROOT", str(root))
     assert isinstance(
-        engine_solve._slq_operator(LOCAL, X, 1.0, params, None, True), MatrixFreeOperator
+        engine_solve._slq_operator(LOCAL, X, 1.0, params, None, True, LOCAL.vector_memory(X)),
+        MatrixFreeOperator,
     )
     (root / "sys/fs/cgroup/memory.max").write_text(f"{10**10}\n")
     assert not isinstance(
-        engine_solve._slq_operator(LOCAL, X, 1.0, params, None, True), MatrixFreeOperator
+        engine_solve._slq_operator(LOCAL, X, 1.0, params, None, True, LOCAL.vector_memory(X)),
+        MatrixFreeOperator,
     )
 
 
