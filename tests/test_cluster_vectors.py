@@ -153,10 +153,3 @@ def test_only_coefficients_and_degrees_reach_the_client(client, monkeypatch, kw)
     ref = skdse.diffusion_spectral_entropy(X_NP, **SLQ, **kw)
     assert abs(got - ref) < (1e-9 if "affinity" in kw else CLUSTER_TOL)
     assert abs(got - ref) < SLQ_TOL
-
-
-def test_empty_row_chunks_are_dropped(client):
-    # a row chunk of 0 rows (from filtering, say) used to fail in da.concatenate
-    X = da.from_array(X_NP, chunks=((300, 0, 600), 5))
-    got = skdse.diffusion_spectral_entropy(X, affinity="knn", **SLQ)
-    assert abs(got - skdse.diffusion_spectral_entropy(X_NP, affinity="knn", **SLQ)) < 1e-9

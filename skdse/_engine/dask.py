@@ -120,8 +120,7 @@ def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
         raise ValueError(f"Complex data not supported for {input_name}.")
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
-    rows = tuple(c for c in X.chunks[0] if c)  # empty row chunks dropped: no empty task
-    X = X.astype(np.dtype(dtype)).rechunk({0: rows, 1: -1})
+    X = X.astype(np.dtype(dtype)).rechunk({1: -1})
     finite = X.map_blocks(_all_finite, chunks=(1, 1), dtype=bool).all()
     if not bool(compute_on_cluster(lambda: (finite,))[0]):
         raise ValueError(f"Input {input_name} contains NaN or infinity (found when computing it).")
@@ -452,9 +451,7 @@ class ClusterVectors:
         import dask
 
         whole = {ax: -1 for ax, c in enumerate(a.chunks) if c != self.row_chunks}
-        a = a.rechunk(whole) if whole else a
-        client = _current_client()  # where compute_on_cluster computes, and the starts were sent
-        return client.persist(a) if client is not None else dask.persist(a)[0]
+        return dask.persist(a.rechunk(whole) if whole else a)[0]
 
 
 class OnCluster:
