@@ -305,7 +305,8 @@ def diffusion_spectral_entropy(
         graph is the same on every machine (as in UMAP); with
         ``random_state=None`` it runs on the threads ``n_jobs`` allows and
         its graph depends on their number (not reproducible). A Dask
-        array's neighbours are searched exactly, on the cluster.
+        array's neighbours are searched on the cluster (the approximate
+        search in one task on a worker).
     n_lanczos_steps : int, default=30
         Lanczos steps (quadrature nodes) per probe, for slq.
     n_probes : int, default=32

@@ -133,7 +133,7 @@ class DiffusionSpectralEntropy(_SpectralMeasure):
         With ``random_state`` given, NN-descent runs on one thread (the
         same graph on every machine); with None, on the threads ``n_jobs``
         allows (faster, not reproducible). A Dask array's neighbours are
-        searched exactly, on the cluster.
+        searched on the cluster (the approximate search in one task on a worker).
     n_lanczos_steps : int, default=30
         Lanczos steps per probe (slq).
     n_probes : int, default=32
@@ -453,7 +453,7 @@ class DiffusionSpectralMI(PartitionsReference, MutualInformationFit, _SpectralMe
         With ``random_state`` given, NN-descent runs on one thread (the
         same graph on every machine); with None, on the threads ``n_jobs``
         allows (faster, not reproducible). A Dask array's neighbours are
-        searched exactly, on the cluster.
+        searched on the cluster (the approximate search in one task on a worker).
     n_lanczos_steps : int, default=30
         Lanczos steps per probe (slq).
     n_probes : int, default=32
