@@ -120,7 +120,8 @@ def check_dask_X(X, dtype: str = "float64", input_name: str = "X"):
         raise ValueError(f"Complex data not supported for {input_name}.")
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{input_name} must hold real numbers, got dtype {X.dtype}.")
-    X = X.astype(np.dtype(dtype)).rechunk({1: -1})
+    rows = tuple(c for c in X.chunks[0] if c)  # empty row chunks (from filtering) dropped
+    X = X.astype(np.dtype(dtype)).rechunk({0: rows, 1: -1})
     finite = X.map_blocks(_all_finite, chunks=(1, 1), dtype=bool).all()
     if not bool(compute_on_cluster(lambda: (finite,))[0]):
         raise ValueError(f"Input {input_name} contains NaN or infinity (found when computing it).")
