@@ -165,7 +165,8 @@ ENTROPY = Table(
     neighbors=Param("auto", (Choices("auto", "exact", "approximate"),)),  # the kNN search
     n_lanczos_steps=Param(30, (_ints(2),)),
     n_probes=Param(32, (_ints(2),)),
-    n_deflate=Param(64, (_ints(0),)),
+    # "auto": 64 directions, doubled while slq's standard error is over its share of the target
+    n_deflate=Param("auto", (_ints(0), Choices("auto"))),
     backend=Param("auto", (Choices("auto", "numpy", "cupy"),)),
     dtype=Param("float64", (Choices("float64", "float32"),)),
     flatten=Param(False, ("boolean",)),  # the functions' (N, ...) -> (N, -1); not the estimators'
@@ -349,7 +350,7 @@ class EntropyParams:
     neighbors: str
     n_lanczos_steps: int
     n_probes: int
-    n_deflate: int
+    n_deflate: int | str
     backend: str
     dtype: str
     verbose: int
@@ -445,7 +446,7 @@ def entropy_params(
         neighbors=neighbors,
         n_lanczos_steps=int(n_lanczos_steps),
         n_probes=int(n_probes),
-        n_deflate=int(n_deflate),
+        n_deflate=n_deflate if isinstance(n_deflate, str) else int(n_deflate),
         backend=backend,
         dtype=dtype,
         verbose=int(verbose),

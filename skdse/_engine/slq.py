@@ -64,6 +64,11 @@ class QuadratureSpectrum:
     probe_weights: np.ndarray
     n_matvecs: int
 
+    @property
+    def n_deflated(self) -> int:
+        """Directions deflated (their part of the trace is deterministic)."""
+        return int(self.fixed_nodes.shape[0])
+
     def _sums(self, t: float) -> tuple[float, float, np.ndarray, np.ndarray]:
         f, g = _f_and_g(self.fixed_nodes, t)
         z0 = 1.0 + float(np.sum(self.fixed_weights * f))
