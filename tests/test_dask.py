@@ -55,9 +55,20 @@ def test_exact_parity(X):
 
 
 def test_slq_parity_same_seed(X):
-    a = skdse.diffusion_spectral_entropy(X_NP, solver="slq", random_state=0)
-    b = skdse.diffusion_spectral_entropy(X, solver="slq", random_state=0)
+    kw = dict(solver="slq", random_state=0, n_deflate=64)
+    a = skdse.diffusion_spectral_entropy(X_NP, **kw)
+    b = skdse.diffusion_spectral_entropy(X, **kw)
     assert abs(a - b) < 1e-5  # the same probes; float32 blocks on both sides
+
+
+def test_adaptive_deflation_decides_alike_on_the_cluster(X):
+    # few probes: a large standard error, so n_deflate="auto" doubles (64, 128, 256)
+    kw = dict(solver="slq", random_state=0, n_probes=4, n_lanczos_steps=8, max_samples=None)
+    a = skdse.DiffusionSpectralEntropy(**kw).fit(X_NP)
+    b = skdse.DiffusionSpectralEntropy(**kw).fit(X)
+    assert a.spectrum_.n_deflated > 64
+    assert b.spectrum_.n_deflated == a.spectrum_.n_deflated
+    assert abs(a.entropy_ - b.entropy_) < 1e-5
 
 
 def test_estimators_on_dask(X):
@@ -150,7 +161,9 @@ def test_matrix_free_blocks_recomputed_on_the_cluster(X, monkeypatch):
     import skdse._engine.dask as dask_mod
     import skdse._engine.solve as solve_mod
 
-    kw = dict(solver="slq", random_state=0)
+    # the operator's placement is under test, not the deflation (the small cluster
+    # below would stop "auto" from doubling where the reference does)
+    kw = dict(solver="slq", random_state=0, n_deflate=64)
     ref = skdse.diffusion_spectral_entropy(X_NP, operator="matrix_free", **kw)
     assert abs(skdse.diffusion_spectral_entropy(X, operator="matrix_free", **kw) - ref) < 1e-5
     op = dask_mod.DaskMatrixFreeOperator(X, 2.0)
