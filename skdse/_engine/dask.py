@@ -455,9 +455,11 @@ class ClusterVectors:
     where they are computed; the client receives only small results (norms
     and dot products, one per recurrence) and draws the random starts, block
     by block (the same numbers as one draw on one machine), each block sent
-    once to the cluster. Memory on the client is O(rows of one chunk x
-    columns), on the workers ~4 block vectors of 8 N k bytes in all (the
-    three-term recurrence) or one per step (the full basis).
+    once to the cluster. A Lanczos step's vector work runs in a few tasks
+    per row chunk (:meth:`lanczos_step`), and the client waits once per
+    step. Memory on the client is O(rows of one chunk x columns), on the
+    workers ~5 block vectors of 8 N k bytes in all (the three-term
+    recurrence) or one per step more (the full basis).
 
     Examples
     --------

@@ -214,21 +214,21 @@ class LocalVectors:
 
 
 #: The coefficients ``(alpha, b) -> c`` (host arrays, one per recurrence) that scale a
-#: Lanczos step's new vectors into the next ones (:func:`next_scaling`).
+#: Lanczos step's new vectors into the next ones (:func:`_next_scaling`).
 Scaling = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def breakdown(active: np.ndarray, alpha: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _breakdown(active: np.ndarray, alpha: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The active recurrences whose new vector vanished at this step (their Krylov space
     is invariant): ``b`` negligible next to ``max(1, |alpha|)``."""
     return active & (b <= 1e-10 * np.maximum(1.0, np.abs(alpha)))
 
 
-def next_scaling(active: np.ndarray, alpha: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``1 / b`` for the recurrences still active after this step (:func:`breakdown`), 0 for
+def _next_scaling(active: np.ndarray, alpha: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``1 / b`` for the recurrences still active after this step (:func:`_breakdown`), 0 for
     the others: the next Lanczos vectors from this step's (a :data:`Scaling` with ``active``
     bound; it runs on the host, or in a cluster's task)."""
-    active = active & ~breakdown(active, alpha, b)
+    active = active & ~_breakdown(active, alpha, b)
     return np.where(active, 1.0 / np.where(b > 0, b, 1.0), 0.0)
 
 
@@ -331,9 +331,9 @@ def lanczos_quadrature(
             basis[:, 1, :] = q
             kept = basis[:, (1 if j == 0 else 0) :, :]
         last = j == m - 1
-        scaling = None if last else partial(next_scaling, active.copy())
+        scaling = None if last else partial(_next_scaling, active.copy())
         alpha[:, j], b, q = space.lanczos_step(matmat(q.T), v, kept, scaling)
-        done = breakdown(active, alpha[:, j], b)
+        done = _breakdown(active, alpha[:, j], b)
         steps[done] = j + 1
         active &= ~done
         if last or not active.any():
