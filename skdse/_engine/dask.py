@@ -51,6 +51,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import uuid
 from concurrent.futures import CancelledError
 
 import numpy as np
@@ -72,7 +73,7 @@ from .kernels import (
 from .knn import KnnOperator, approximate_search, knn_graph, nearest_rows, resolve_neighbors
 from .operators import AffinityOperator, DenseOperator, block_row_products
 from .resources import available_memory_bytes
-from .slq import LocalVectors
+from .slq import LocalVectors, Scaling
 
 #: Columns of a recomputed kernel tile inside one task (cache-sized).
 TILE_COLS = 2048
@@ -386,6 +387,68 @@ def scatter_rows(V: np.ndarray, row_chunks):
     )
 
 
+def _projections(kept, w) -> np.ndarray:
+    """``kept[l] . w`` for each (k, rows) chunk of the kept vectors, as (k, len(kept)) on the
+    host; ``w`` is (k, rows), or (rows,) (the same vector for every recurrence)."""
+    xp = namespace(w)
+    return np.stack([to_numpy(xp.vecdot(u, w)) for u in kept], axis=1)
+
+
+def _minus_combination(w, c: np.ndarray, kept):
+    """``w - sum_l c[:, l] kept[l]`` for a (k, rows) chunk, ``c`` (k, len(kept)) on the host."""
+    xp = namespace(w)
+    c = xp.asarray(c, device=device(w))
+    correction = c[:, 0, None] * kept[0]
+    for i in range(1, len(kept)):
+        correction = correction + c[:, i, None] * kept[i]
+    return w - correction
+
+
+def _first_pass(product, v, *kept) -> tuple:
+    """A row chunk's partial sums of ``w . v``, ``kept . w`` and ``kept . v`` (``w`` the
+    chunk of the product, transposed) on the host: :meth:`ClusterVectors.lanczos_step`."""
+    xp = namespace(product)
+    w = product.T
+    return to_numpy(xp.matmul(w, v)), _projections(kept, w), _projections(kept, v)
+
+
+def _first_coefficients(partials) -> tuple[np.ndarray, np.ndarray]:
+    """``w . v`` and the first Gram-Schmidt coefficients ``kept . (w - (w . v) v)``."""
+    wv, kw, kv = (sum(p[i] for p in partials) for i in range(3))
+    return wv, kw - wv[:, None] * kv
+
+
+def _second_pass(product, v, coefficients, *kept) -> tuple:
+    """``w - (w . v) v - kept^T c`` of a row chunk, and its partial ``kept . w``."""
+    xp = namespace(product)
+    wv, c = coefficients
+    w = product.T
+    w = w - xp.asarray(wv, device=device(w))[:, None] * v[None, :]
+    w = _minus_combination(w, c, kept)
+    return w, _projections(kept, w)
+
+
+def _summed_projections(parts) -> np.ndarray:
+    return sum(p[1] for p in parts)
+
+
+def _third_pass(second, c: np.ndarray, *kept) -> tuple:
+    """The second Gram-Schmidt correction of a row chunk, and its partial squared norms."""
+    w = _minus_combination(second[0], c, kept)
+    return w, to_numpy(namespace(w).vecdot(w, w))
+
+
+def _step_summary(coefficients, third) -> np.ndarray:
+    """``(alpha, b)`` of a Lanczos step, (2, k): alpha is the coefficient of q (the last
+    kept vector) in the first pass, b the root of the summed squared norms."""
+    return np.stack([coefficients[1][:, -1], np.sqrt(sum(t[1] for t in third))])
+
+
+def _next_vectors(third, summary: np.ndarray, scaling):
+    """A row chunk of the next Lanczos vectors: the step's chunk times ``scaling(alpha, b)``."""
+    return _times_rows(third[0], scaling(summary[0], summary[1]))
+
+
 class ClusterVectors:
     """slq's vectors in row chunks on the cluster's workers (a ``VectorSpace``).
 
@@ -393,9 +456,11 @@ class ClusterVectors:
     where they are computed; the client receives only small results (norms
     and dot products, one per recurrence) and draws the random starts, block
     by block (the same numbers as one draw on one machine), each block sent
-    once to the cluster. Memory on the client is O(rows of one chunk x
-    columns), on the workers ~4 block vectors of 8 N k bytes in all (the
-    three-term recurrence) or one per step (the full basis).
+    once to the cluster. A Lanczos step's vector work runs in a few tasks
+    per row chunk (:meth:`lanczos_step`), and the client waits once per
+    step. Memory on the client is O(rows of one chunk x columns), on the
+    workers ~5 block vectors of 8 N k bytes in all (the three-term
+    recurrence) or one per step more (the full basis).
 
     Examples
     --------
@@ -453,6 +518,60 @@ class ClusterVectors:
 
         whole = {ax: -1 for ax, c in enumerate(a.chunks) if c != self.row_chunks}
         return dask.persist(a.rechunk(whole) if whole else a)[0]
+
+    def lanczos_step(self, product, v, kept: list, scaling: Scaling | None = None):
+        """One Lanczos step's vector work (:meth:`~skdse._engine.slq.VectorSpace.lanczos_step`)
+        in three passes of one task per row chunk, each followed by one small task that
+        sums the chunks' partial results.
+
+        1. ``w . v``, ``kept . w`` and ``kept . v`` of the chunk (w: the product's chunk
+           transposed); their sums give the first Gram-Schmidt coefficients of
+           ``w - (w . v) v`` by linearity, and ``alpha`` (q, the last of ``kept``).
+        2. ``w - (w . v) v - kept^T c``, and its ``kept . w`` for the second pass.
+        3. The second correction, and the chunk's squared norms; ``b`` is their sum's root.
+
+        With ``scaling``, one more task per chunk scales it into the next vectors,
+        persisted with the step's ``(alpha, b)``, which are the one result the client
+        waits for (:meth:`host`). The same arithmetic as in memory up to rounding:
+        only the order of the sums differs.
+        """
+        import dask
+        import dask.array as da
+        from dask.highlevelgraph import HighLevelGraph
+
+        delayed = dask.delayed
+        chunks = self.row_chunks
+        products = product.rechunk({0: chunks, 1: -1}).to_delayed().ravel()
+        vs = v.to_delayed().ravel()
+        per_chunk = list(zip(*(u.to_delayed()[0] for u in kept)))  # each chunk's kept rows
+        first = [delayed(_first_pass)(w, vi, *u) for w, vi, u in zip(products, vs, per_chunk)]
+        coefficients = delayed(_first_coefficients)(first)
+        second = [
+            delayed(_second_pass)(w, vi, coefficients, *u)
+            for w, vi, u in zip(products, vs, per_chunk)
+        ]
+        correction = delayed(_summed_projections)(second)
+        third = [delayed(_third_pass)(s, correction, *u) for s, u in zip(second, per_chunk)]
+        summary = delayed(_step_summary)(coefficients, third)
+        q = None
+        if scaling is not None:
+            # the array's chunks are the tasks themselves (no alias task per chunk)
+            name = f"lanczos-vectors-{uuid.uuid4().hex}"
+            parts = [
+                delayed(_next_vectors)(t, summary, scaling, dask_key_name=(name, 0, i))
+                for i, t in enumerate(third)
+            ]
+            q = da.Array(
+                HighLevelGraph.merge(*(p.dask for p in parts)),
+                name,
+                ((product.shape[1],), chunks),
+                dtype=np.float64,
+                meta=self.meta,
+            )
+            # one submission: the next vectors kept, and the summary the client fetches
+            q, summary = dask.persist(q, summary)
+        ((alpha, b),) = self.host(summary)
+        return alpha, b, q
 
 
 class OnCluster:

@@ -25,7 +25,9 @@ over probes gives a standard error (jackknife).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -194,6 +196,46 @@ class LocalVectors:
         """``a`` kept for the steps that reuse it (computed already here)."""
         return a
 
+    def lanczos_step(self, product, v, kept, scaling: Scaling | None = None):
+        """The vector work of one Lanczos step after its product (see :class:`VectorSpace`).
+
+        ``w = product.T`` with ``v`` projected out, ``alpha = q . w`` (q: the
+        last of ``kept``), two classical Gram-Schmidt passes against
+        ``kept``, ``b = ||w||`` (both on the host) and, with ``scaling``, the
+        next vectors ``w * scaling(alpha, b)``.
+        """
+        xp = self.xp
+        w = product.T
+        w = self.keep(w - (w @ v)[:, None] * v[None, :])
+        (alpha,) = self.host(xp.sum(kept[:, -1, :] * w, axis=1))
+        for _ in range(2):
+            c = xp.matmul(kept, w[:, :, None])  # (k, j+1, 1)
+            w = w - xp.matmul(xp.permute_dims(kept, (0, 2, 1)), c)[:, :, 0]
+        w = self.keep(w)
+        (b,) = self.host(xp.linalg.vector_norm(w, axis=1))
+        if scaling is None:
+            return alpha, b, None
+        return alpha, b, self.keep(self.scale(w, scaling(alpha, b)))
+
+
+#: The coefficients ``(alpha, b) -> c`` (host arrays, one per recurrence) that scale a
+#: Lanczos step's new vectors into the next ones (:func:`_next_scaling`).
+Scaling = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _breakdown(active: np.ndarray, alpha: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The active recurrences whose new vector vanished at this step (their Krylov space
+    is invariant): ``b`` negligible next to ``max(1, |alpha|)``."""
+    return active & (b <= 1e-10 * np.maximum(1.0, np.abs(alpha)))
+
+
+def _next_scaling(active: np.ndarray, alpha: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``1 / b`` for the recurrences still active after this step (:func:`_breakdown`), 0 for
+    the others: the next Lanczos vectors from this step's (a :data:`Scaling` with ``active``
+    bound; it runs on the host, or in a cluster's task)."""
+    active = active & ~_breakdown(active, alpha, b)
+    return np.where(active, 1.0 / np.where(b > 0, b, 1.0), 0.0)
+
 
 class VectorSpace(Protocol):
     """Where slq's vectors live and how their small results reach the host.
@@ -216,6 +258,20 @@ class VectorSpace(Protocol):
     def host(self, *arrays) -> tuple[np.ndarray, ...]: ...
 
     def keep(self, a): ...
+
+    def lanczos_step(self, product, v, kept, scaling: Scaling | None = None):
+        """One Lanczos step's vector work after its product: ``(alpha, b, q)``.
+
+        ``product`` is ``A q^T`` (n, k) for the step's vectors q (k, n), the
+        last of ``kept``: the recurrences' basis (k, j, n) where the space is
+        :attr:`writable`, else the list of its (k, n) vectors. With ``w =
+        product.T``: ``v`` projected out of w, ``alpha = q . w``, w
+        orthogonalised twice against ``kept`` (classical Gram-Schmidt), ``b
+        = ||w||``; ``alpha`` and ``b`` (k,) are returned on the host, with
+        the next vectors ``q = w * scaling(alpha, b)`` kept (None without
+        ``scaling``: the last step).
+        """
+        ...
 
 
 def _draw(rng: np.random.Generator, kind: str, shape) -> np.ndarray:
@@ -271,7 +327,7 @@ def lanczos_quadrature(
     for j in progress(range(m), total=m, desc="Lanczos steps", verbose=verbose):
         if not space.writable:
             held = (held + [q])[-(m if reorthogonalize else 2) :]
-            kept = xp.stack(held, axis=1)
+            kept = held
         elif reorthogonalize:
             basis[:, j, :] = q
             kept = basis[:, : j + 1, :]
@@ -279,23 +335,17 @@ def lanczos_quadrature(
             basis[:, 0, :] = basis[:, 1, :]
             basis[:, 1, :] = q
             kept = basis[:, (1 if j == 0 else 0) :, :]
-        w = matmat(q.T).T  # (k, n)
-        w = space.keep(w - (w @ v)[:, None] * v[None, :])
-        (alpha[:, j],) = space.host(xp.sum(q * w, axis=1))
-        for _ in range(2):
-            c = xp.matmul(kept, w[:, :, None])  # (k, j+1, 1)
-            w = w - xp.matmul(xp.permute_dims(kept, (0, 2, 1)), c)[:, :, 0]
-        w = space.keep(w)
-        (b,) = space.host(xp.linalg.vector_norm(w, axis=1))
-        done = active & (b <= 1e-10 * np.maximum(1.0, np.abs(alpha[:, j])))
+        last = j == m - 1
+        scaling = None if last else partial(_next_scaling, active.copy())
+        alpha[:, j], b, q = space.lanczos_step(matmat(q.T), v, kept, scaling)
+        done = _breakdown(active, alpha[:, j], b)
         steps[done] = j + 1
         active &= ~done
-        if j == m - 1 or not active.any():
+        if last or not active.any():
             steps[active] = j + 1
             break
         beta[:, j] = np.where(active, b, 0.0)
-        q = space.keep(space.scale(w, np.where(active, 1.0 / np.where(b > 0, b, 1.0), 0.0)))
-    del held, kept, w, q
+    del held, kept, q
 
     nodes = np.zeros((k, m))
     weights = np.zeros((k, m))
