@@ -202,28 +202,38 @@ def fit(runs) -> dict:
 
 
 def gpu_coefficients(path: Path) -> dict | None:
-    """alpha and beta of one GPU from its ``gpu_check.py`` matrix-free slq timing.
+    """alpha and beta of one GPU from a timed matrix-free slq fit on it.
 
-    One row, ``slq DSE N=100000 operator=matrix_free`` (D = 128, defaults,
-    ``max_samples=None``), gives one number: the seconds per multiply-add of
-    the model, ``kappa``, taking a product's cost as ``pairs * (D + 2 + 2 m)``
-    multiply-adds (the exponent's dot product and both column products; the
-    ``exp`` and the O(N) vector work are folded in). Then
-    ``alpha = kappa * (D + 2)`` and ``beta = 2 * kappa`` for any D.
+    From ``gpu_scale.py``'s results (``"fits"``: the largest in-memory fit,
+    D = 64, defaults, ``max_samples=None``), or from ``gpu_check.py``'s row
+    ``slq DSE N=100000 operator=matrix_free`` (D = 128): one number, the
+    seconds per multiply-add of the model, ``kappa``, taking a product's cost
+    as ``pairs * (D + 2 + 2 m)`` multiply-adds (the exponent's dot product
+    and both column products; the ``exp`` and the O(N) vector work are folded
+    in), for one slq run (``n_deflate="auto"`` runs again where the error is
+    over its share: not on this data). Then ``alpha = kappa * (D + 2)`` and
+    ``beta = 2 * kappa`` for any D.
     """
     if not path.exists():
         return None
     res = json.loads(path.read_text())
-    rows = [r for r in res["timings"] if r["what"] == "slq DSE N=100000 operator=matrix_free"]
-    if not rows:
-        return None
-    n, d_gpu, sec = 100000, 128, rows[0]["seconds"]
+    if "fits" in res:  # gpu_scale.py
+        fits = [f for f in res["fits"] if f["status"] == "ok"]
+        if not fits:
+            return None
+        best = max(fits, key=lambda f: f["n"])
+        n, d_gpu, sec, what = best["n"], 64, best["seconds"], f"in-memory fit N={best['n']}"
+    else:  # gpu_check.py
+        rows = [r for r in res["timings"] if r["what"] == "slq DSE N=100000 operator=matrix_free"]
+        if not rows:
+            return None
+        n, d_gpu, sec, what = 100000, 128, rows[0]["seconds"], rows[0]["what"]
     cols = products(DEFAULTS)
     macs = pairs(n) * (len(cols) * (d_gpu + 2) + 2 * sum(cols))
     kappa = sec / macs
     return dict(
         device=res["device"],
-        source=f"{path.name}: '{rows[0]['what']}' = {sec:.2f} s (D = 128, defaults)",
+        source=f"{path.name}: '{what}' = {sec:.2f} s (D = {d_gpu}, defaults)",
         kappa=kappa,
         alpha=kappa * (D + 2),
         beta=2 * kappa,
@@ -414,8 +424,8 @@ def main(argv=None):
     parser.add_argument(
         "--gpu-json",
         type=Path,
-        default=HERE / "results" / "gpu_h200.json",
-        help="gpu_check.py results the GPU rate is derived from",
+        default=HERE / "results" / "gpu_scale_h200.json",
+        help="gpu_scale.py (or gpu_check.py) results the GPU rate is derived from",
     )
     parser.add_argument("--gauss-sizes", type=int, nargs=2, default=[4000, 8000])
     parser.add_argument("--knn-sizes", type=int, nargs=2, default=[10000, 20000])

@@ -152,22 +152,23 @@ def stage_fit(n: int, dry_run: bool) -> dict:
     return out
 
 
-def _worker_install_peak_pool():
+def _worker_install_peak_pool(dask_worker):
+    """On a worker (``client.run``): its CuPy allocations through a :class:`PeakPool`,
+    kept on the worker object (a function sent from ``__main__`` has no lasting globals)."""
     import cupy as cp
 
-    tracker = PeakPool(cp)
-    cp.cuda.set_allocator(tracker.malloc)
-    globals()["_WORKER_TRACKER"] = tracker
-    return tracker.peak
+    dask_worker.skdse_peak_pool = PeakPool(cp)
+    cp.cuda.set_allocator(dask_worker.skdse_peak_pool.malloc)
+    return dask_worker.skdse_peak_pool.peak
 
 
-def _worker_reset_peak():
-    globals()["_WORKER_TRACKER"].reset()
-    return globals()["_WORKER_TRACKER"].peak
+def _worker_reset_peak(dask_worker):
+    dask_worker.skdse_peak_pool.reset()
+    return dask_worker.skdse_peak_pool.peak
 
 
-def _worker_peak():
-    return globals()["_WORKER_TRACKER"].peak
+def _worker_peak(dask_worker):
+    return dask_worker.skdse_peak_pool.peak
 
 
 def stage_cluster(n: int, chunk_rows: int, dry_run: bool) -> dict:
