@@ -110,7 +110,7 @@ def test_doubling_stops_where_memory_ends():
     _, rule = _noisy_rule()
     s = with_deflation(SETTINGS, 4)
     # memory for the first doubling's vectors (plain recurrence) but not the second's
-    have = 2 * krylov_bytes(700, with_deflation(s, 8), full_basis=False) + 1
+    have = krylov_bytes(700, with_deflation(s, 8), full_basis=False) + 1
     out, calls = _steps(rule, 700, s, memory=lambda: have)
     assert calls == [8]
     assert out.n_matvecs == 2 * rule.n_matvecs

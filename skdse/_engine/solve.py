@@ -32,7 +32,13 @@ import numpy as np
 from .kernels import KernelDiagnostics
 from .operators import Operator
 from .placement import placement_of
-from .resources import available_memory_bytes, check_dense_fits, check_memory, cpu_budget
+from .resources import (
+    InsufficientMemoryError,
+    available_memory_bytes,
+    check_dense_fits,
+    check_memory,
+    cpu_budget,
+)
 from .slq import QuadratureSpectrum, slq_spectrum
 from .spectrum import ExactSpectrum, exact_eigenvalues
 
@@ -281,8 +287,8 @@ def deflation_steps(spectrum, n: int, settings: SolverSettings, run, memory):
     """``n_deflate="auto"``: slq rerun with twice the deflated directions while its
     estimate is not :func:`precise_enough`, up to :data:`DEFLATE_MAX` directions and
     while the directions and probes do not span the space and their vectors fit in
-    half of ``memory()`` (the memory slq's vectors live in, now); the matrix products
-    of every run are counted.
+    ``memory()`` (the memory slq's vectors live in, now; None: this machine's), as the
+    up-front check counts them; the matrix products of every run are counted.
 
     ``run(settings, full_basis)`` runs slq with ``settings``' directions, drawing
     its random vectors from the same generator, after the ones before.
@@ -294,7 +300,9 @@ def deflation_steps(spectrum, n: int, settings: SolverSettings, run, memory):
             break
         have = memory()
         full = uses_full_basis(n, more, have)
-        if have is not None and krylov_bytes(n, more, full) > FULL_BASIS_FRACTION * have:
+        try:  # where the up-front check would have refused these vectors, stop
+            check_krylov_fits(n, more, have, full)
+        except InsufficientMemoryError:
             break
         settings = more
         spectrum = run(settings, full)
