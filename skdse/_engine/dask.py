@@ -295,8 +295,10 @@ def compute_on_cluster(build) -> tuple:
 
     for _ in range(LOSS_RETRIES + 1):
         _wait_for_a_worker(client)
+        collections = ()  # held until gathered: they hold the futures of scattered data
         try:
-            futures = client.compute(list(build()))
+            collections = list(build())
+            futures = client.compute(collections)
         except (
             CancelledError,
             OSError,
@@ -310,6 +312,8 @@ def compute_on_cluster(build) -> tuple:
             # scattered data forgotten with its worker ("lost dependencies",
             # "already forgotten"): send it again. A task's own error is raised.
             lost = exc
+        finally:
+            del collections
     _wait_for_a_worker(client)  # if none is left, that is the error to report
     address = getattr(client.scheduler, "address", None) or "the scheduler"
     raise ClusterDataLost(

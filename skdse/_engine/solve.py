@@ -98,9 +98,12 @@ def precise_enough(spectrum: QuadratureSpectrum, settings: SolverSettings) -> bo
     >>> from skdse._engine.slq import slq_spectrum
     >>> from skdse._engine.solve import precise_enough
     >>> op = dense_operator(np.random.default_rng(0).normal(size=(300, 3)), 1.0, np.float64)
-    >>> rule = slq_spectrum(op, n_steps=20, n_probes=8, n_deflate=16, rng=np.random.default_rng(0))
-    >>> precise_enough(rule, SimpleNamespace(t=1.0, order=1.0))
-    True
+    >>> at_t1 = SimpleNamespace(t=1.0, order=1.0)
+    >>> def rule(n_deflate, n_probes):  # DSE ~5 bits: the target is 0.025 bits, its share 0.006
+    ...     return slq_spectrum(op, n_steps=20, n_probes=n_probes, n_deflate=n_deflate,
+    ...                         rng=np.random.default_rng(0))
+    >>> precise_enough(rule(16, 8), at_t1), precise_enough(rule(64, 32), at_t1)  # SE 0.05, 0.003
+    (False, True)
     """
     t = 1.0 if isinstance(settings.t, str) else float(settings.t)
     bits = spectrum.entropy(t, 2.0, settings.order)
