@@ -359,7 +359,11 @@ def solve(
                 op = place.exact_operator(X, sigma, settings.dtype)
             return ExactSpectrum(exact_eigenvalues(op.toarray())), op.diagnostics
         rng = rng if rng is not None else np.random.default_rng()
-        vectors = place.vector_memory(X, host_operator=settings.affinity == "knn")
+
+        def vector_memory():  # where slq's vectors live, as free now
+            return place.vector_memory(X, host_operator=settings.affinity == "knn")
+
+        vectors = vector_memory()
         full = uses_full_basis(n, settings, vectors)
         op = _slq_operator(place, X, sigma, settings, rng, full, vectors)
         space = place.vector_space(op)
@@ -381,13 +385,7 @@ def solve(
 
         spectrum = run(settings, full)
         if adaptive:
-            spectrum = deflation_steps(
-                spectrum,
-                n,
-                settings,
-                run,
-                lambda: place.vector_memory(X, host_operator=settings.affinity == "knn"),
-            )
+            spectrum = deflation_steps(spectrum, n, settings, run, vector_memory)
         return spectrum, op.diagnostics
     finally:
         op = None
