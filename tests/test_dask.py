@@ -185,6 +185,36 @@ def test_matrix_free_blocks_recomputed_on_the_cluster(X, monkeypatch):
     assert abs(skdse.diffusion_spectral_entropy(X, **kw) - ref) < 1e-5
 
 
+def test_sent_data_held_until_the_products_are_gathered(X, client, monkeypatch):
+    import asyncio
+    import gc
+
+    from skdse._engine.dask import DaskMatrixFreeOperator, DaskOperator
+    from skdse._engine.kernels import diffusion_operator
+
+    # A product's graph holds only copies of the futures of the vectors sent to the
+    # cluster (to_delayed optimises it): once the originals are dropped, the client's
+    # event loop tells the scheduler to forget the data. On a busy machine the loop got
+    # there before the product was submitted ("lost dependencies", every retry).
+    # Letting the loop run before each submission makes that happen every time.
+    operators = (DaskMatrixFreeOperator(X, 2.0), DaskOperator(X, 2.0))
+    compute = client.compute
+
+    async def nothing():
+        await asyncio.sleep(0)
+
+    def compute_once_the_loop_has_run(*args, **kwargs):
+        gc.collect()
+        client.sync(nothing)  # the releases queued before this call are sent
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(client, "compute", compute_once_the_loop_has_run)
+    A = diffusion_operator(X_NP, 2.0)[0]
+    V = np.random.default_rng(0).normal(size=(600, 3))
+    for op in operators:  # float32 blocks on the cluster
+        np.testing.assert_allclose(op.matmat(V), A @ V, rtol=1e-4, atol=1e-5)
+
+
 def test_client_vectors_are_scattered_not_put_in_the_graph(X):
     import warnings
 

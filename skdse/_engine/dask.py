@@ -50,9 +50,11 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import time
 import uuid
 from concurrent.futures import CancelledError
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,6 +82,9 @@ TILE_COLS = 2048
 
 #: Times a computation is retried after the cluster lost data it cannot recompute.
 LOSS_RETRIES = 3
+# The futures :func:`to_cluster` made while a :func:`compute_on_cluster` build runs
+# (a stack per thread: a build may compute on the cluster itself).
+_SENT = threading.local()
 
 #: Seconds between checks that a worker is left, while a computation runs.
 POLL_SECONDS = 1.0
@@ -273,7 +278,8 @@ def compute_on_cluster(build) -> tuple:
 
     ``build`` makes the collections, sending the client's data it needs
     (:func:`to_cluster`); it is called again for each retry, so that data
-    lost with a worker is sent again. Without a ``distributed`` client,
+    lost with a worker is sent again. The data it sends is held until the
+    results are gathered (:func:`_holding_sent_data`). Without a ``distributed`` client,
     Dask's local scheduler computes them once.
 
     Examples
@@ -295,25 +301,22 @@ def compute_on_cluster(build) -> tuple:
 
     for _ in range(LOSS_RETRIES + 1):
         _wait_for_a_worker(client)
-        collections = ()  # held until gathered: they hold the futures of scattered data
-        try:
-            collections = list(build())
-            futures = client.compute(collections)
-        except (
-            CancelledError,
-            OSError,
-            ClusterDataLost,
-        ) as exc:  # sending to a worker that just died
-            lost = exc
-            continue
-        try:
-            return tuple(_gather(client, futures))
-        except (CancelledError, CommClosedError) as exc:
-            # scattered data forgotten with its worker ("lost dependencies",
-            # "already forgotten"): send it again. A task's own error is raised.
-            lost = exc
-        finally:
-            del collections
+        with _holding_sent_data():
+            try:
+                futures = client.compute(list(build()))
+            except (
+                CancelledError,
+                OSError,
+                ClusterDataLost,
+            ) as exc:  # sending to a worker that just died
+                lost = exc
+                continue
+            try:
+                return tuple(_gather(client, futures))
+            except (CancelledError, CommClosedError) as exc:
+                # scattered data forgotten with its worker ("lost dependencies",
+                # "already forgotten"): send it again. A task's own error is raised.
+                lost = exc
     _wait_for_a_worker(client)  # if none is left, that is the error to report
     address = getattr(client.scheduler, "address", None) or "the scheduler"
     raise ClusterDataLost(
@@ -350,6 +353,26 @@ def cluster_memory_bytes(meta=None) -> int | None:
     return int(sum(limits))
 
 
+@contextmanager
+def _holding_sent_data():
+    """Keep every future :func:`to_cluster` makes in this block until the block ends.
+
+    A collection built on scattered data may not hold the futures it names:
+    ``Array.to_delayed()`` optimises the graph into copies of them, which take
+    no reference until they are computed. Once the originals are dropped, the
+    client tells the scheduler to forget the data, from its event loop, and
+    the computation submitted next finds it lost ("lost dependencies"), the
+    more often the busier the machine. :func:`compute_on_cluster` holds the
+    data its build sends until the results are gathered.
+    """
+    stack = _SENT.__dict__.setdefault("stack", [])
+    stack.append([])
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
 def to_cluster(blocks: list[np.ndarray]) -> list:
     """Blocks of the client's data as arguments of cluster tasks, each sent once.
 
@@ -366,9 +389,12 @@ def to_cluster(blocks: list[np.ndarray]) -> list:
         return [dask.delayed(b) for b in blocks]
     _wait_for_a_worker(client)  # none left: NoWorkerLeft after the grace period
     try:
-        return client.scatter(blocks, hash=False)
+        futures = client.scatter(blocks, hash=False)
     except OSError as exc:  # the worker it went to died (comm closed, timed out)
         raise ClusterDataLost(f"sending data to the cluster failed: {exc}") from exc
+    for held in getattr(_SENT, "stack", [])[-1:]:
+        held.extend(futures)  # until compute_on_cluster has gathered (_holding_sent_data)
+    return futures
 
 
 def _row_blocks(V: np.ndarray, row_chunks) -> list[np.ndarray]:
