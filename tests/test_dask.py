@@ -196,23 +196,28 @@ def test_sent_data_held_until_the_products_are_gathered(X, client, monkeypatch):
     # cluster (to_delayed optimises it): once the originals are dropped, the client's
     # event loop tells the scheduler to forget the data. On a busy machine the loop got
     # there before the product was submitted ("lost dependencies", every retry).
-    # Letting the loop run before each submission makes that happen every time.
+    # Letting the loop run before each submission (compute and persist both go
+    # through _graph_to_futures) makes that happen every time.
     operators = (DaskMatrixFreeOperator(X, 2.0), DaskOperator(X, 2.0))
-    compute = client.compute
+    submit = client._graph_to_futures
 
     async def nothing():
         await asyncio.sleep(0)
 
-    def compute_once_the_loop_has_run(*args, **kwargs):
+    def submit_once_the_loop_has_run(*args, **kwargs):
         gc.collect()
         client.sync(nothing)  # the releases queued before this call are sent
-        return compute(*args, **kwargs)
+        return submit(*args, **kwargs)
 
-    monkeypatch.setattr(client, "compute", compute_once_the_loop_has_run)
+    monkeypatch.setattr(client, "_graph_to_futures", submit_once_the_loop_has_run)
     A = diffusion_operator(X_NP, 2.0)[0]
     V = np.random.default_rng(0).normal(size=(600, 3))
     for op in operators:  # float32 blocks on the cluster
         np.testing.assert_allclose(op.matmat(V), A @ V, rtol=1e-4, atol=1e-5)
+    # a whole fit: its start vectors are scattered and persisted
+    kw = dict(solver="slq", operator="matrix_free", random_state=0, n_deflate=64)
+    ref = skdse.diffusion_spectral_entropy(X_NP, **kw)
+    assert abs(skdse.diffusion_spectral_entropy(X, **kw) - ref) < 1e-5
 
 
 def test_client_vectors_are_scattered_not_put_in_the_graph(X):
