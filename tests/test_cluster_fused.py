@@ -15,6 +15,8 @@ import pytest
 
 from skdse._engine.slq import LocalVectors, lanczos_quadrature
 
+from ._cluster import local_cluster
+
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
@@ -30,12 +32,7 @@ K = 5
 
 @pytest.fixture(scope="module")
 def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    with local_cluster(processes=False) as (_, c):
         yield c
 
 

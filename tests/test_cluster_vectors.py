@@ -13,6 +13,7 @@ import pytest
 import skdse
 from skdse._engine.slq import LocalVectors, _draw
 
+from ._cluster import local_cluster
 from ._tolerances import SLQ_TOL
 
 da = pytest.importorskip("dask.array")
@@ -70,12 +71,7 @@ def test_cluster_lanczos_is_the_in_memory_one(monkeypatch, lanczos, operator):
 
 @pytest.fixture(scope="module")
 def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    with local_cluster() as (_, c):
         yield c
 
 

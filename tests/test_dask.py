@@ -8,6 +8,7 @@ import pytest
 import skdse
 from skdse import DiffusionSpectralEntropy, DiffusionSpectralMI
 
+from ._cluster import local_cluster
 from ._tolerances import EXACT_TOL
 
 da = pytest.importorskip("dask.array")
@@ -30,16 +31,7 @@ WORKER_MEMORY = 2 * 2**30
 
 @pytest.fixture(scope="module")
 def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit=WORKER_MEMORY,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    with local_cluster(memory_limit=WORKER_MEMORY) as (_, c):
         yield c
 
 
@@ -282,10 +274,7 @@ def test_ensembles_identical_for_one_and_two_workers(client):
     with joblib.parallel_config(backend="dask", client=client):
         two = DiffusionSpectralEntropy(**kw).fit(big)
     with (
-        distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, dashboard_address=None
-        ) as one_cluster,
-        distributed.Client(one_cluster, set_as_default=False) as one,
+        local_cluster(n_workers=1, set_as_default=False) as (_, one),
         joblib.parallel_config(backend="dask", client=one),
     ):
         single = DiffusionSpectralEntropy(**kw).fit(big)

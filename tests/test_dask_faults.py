@@ -19,6 +19,8 @@ import pytest
 import skdse
 import skdse._engine.dask as dask_mod
 
+from ._cluster import local_cluster
+
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -43,12 +45,7 @@ SETTLE_S = 60  # bound on the scheduler noticing a death / a nanny restarting a 
 
 @pytest.fixture
 def cluster():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with local_cluster() as (cluster, client):
         yield cluster, client
 
 

@@ -16,6 +16,8 @@ from sklearn.datasets import make_blobs
 from skdse._engine.knn import knn_operator
 from skdse._engine.placement import placement_of
 
+from ._cluster import local_cluster
+
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
@@ -107,16 +109,7 @@ def test_matmat_rejects_a_V_of_the_wrong_height():
 
 @pytest.fixture(scope="module")
 def process_client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit=2 * 2**30,
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    with local_cluster(memory_limit=2 * 2**30) as (_, c):
         yield c
 
 
@@ -186,12 +179,7 @@ def test_no_n_by_k_result_reaches_the_client(process_client, monkeypatch):
 @pytest.fixture(scope="module")
 def thread_client():
     """Workers in this process: the same numba threads as the in-memory search."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
+    with local_cluster(processes=False) as (_, c):
         yield c
 
 
@@ -231,12 +219,7 @@ def test_graph_blocks_lost_with_a_worker_are_recomputed(monkeypatch):
     """A worker holding row blocks of the graph dies: they are rebuilt from X (lineage)."""
     from .test_dask_faults import choose_victim, kill_worker, recomputed_after
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with local_cluster() as (cluster, client):
         X = da.from_array(X_NP, chunks=(150, 6))  # X's chunks have lineage: from_array's tasks
         op = _cluster_knn(X, K)
         V = client.persist(da.from_array(V_NP, chunks=(150, 5)))
