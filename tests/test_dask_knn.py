@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
+import skdse
 from skdse._engine.knn import knn_operator
 from skdse._engine.placement import placement_of
 
@@ -191,7 +192,7 @@ SEARCHES = []
 def _recording_search(X, n_neighbors, random_state, n_threads=1):
     from skdse._engine.knn import approximate_search
 
-    SEARCHES.append((distributed.get_worker().address, X.shape, random_state))
+    SEARCHES.append((distributed.get_worker().address, X.shape, random_state, n_threads))
     return approximate_search(X, n_neighbors, random_state, n_threads)
 
 
@@ -207,12 +208,32 @@ def test_approximate_search_runs_on_a_worker_with_the_seed(thread_client, monkey
     op = _cluster_knn(X, 15, "approximate", 7)
     # one task, on a worker, on X's chunks concatenated there, with the seed
     assert len(SEARCHES) == 1 and SEARCHES[0][0] in thread_client.nthreads()
-    assert SEARCHES[0][1:] == ((n, 16), 7)
+    assert SEARCHES[0][1:] == ((n, 16), 7, 1)  # seeded: one thread
     # the same candidates as in this process (same numba threads): the same graph
     ref = knn_operator(X_np, 15, "approximate", 7)
     _close(op.toarray(), ref.toarray())
     V = np.random.default_rng(0).normal(size=(n, 3))
     _close(op.matmat(V), ref.matmat(V))
+
+
+def test_unseeded_search_takes_the_workers_threads(monkeypatch):
+    pytest.importorskip("pynndescent")
+    import skdse._engine.dask as dask_mod
+    import skdse._engine.solve as solve_mod
+
+    X = da.from_array(make_blobs(1200, 8, centers=3, random_state=0)[0], chunks=(400, 8))
+    monkeypatch.setattr(dask_mod, "approximate_search", _recording_search)
+    # the client counts 7 CPUs; the one worker has 3 threads
+    monkeypatch.setattr(solve_mod, "cpu_budget", lambda n_jobs: 7)
+    SEARCHES.clear()
+    with local_cluster(n_workers=1, processes=False, threads_per_worker=3):
+        skdse.diffusion_spectral_entropy(
+            X, affinity="knn", neighbors="approximate", random_state=None, max_samples=None
+        )
+        skdse.diffusion_spectral_entropy(
+            X, affinity="knn", neighbors="approximate", random_state=0, max_samples=None
+        )
+    assert [s[3] for s in SEARCHES] == [3, 1]  # the worker's threads; seeded: one
 
 
 def test_graph_blocks_lost_with_a_worker_are_recomputed(monkeypatch):

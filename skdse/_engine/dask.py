@@ -874,8 +874,21 @@ def _block_product(block: sp.csr_matrix, *V_parts):
 
 def _approximate_search(X, n_neighbors: int, random_state, n_threads: int):
     """:func:`~skdse._engine.knn.approximate_search` of X's chunks concatenated on a worker
-    (in its host memory)."""
-    return approximate_search(to_numpy(X), n_neighbors, random_state, n_threads)
+    (in its host memory), on :func:`_task_threads` threads."""
+    return approximate_search(to_numpy(X), n_neighbors, random_state, _task_threads(n_threads))
+
+
+def _task_threads(n_threads: int) -> int:
+    """Threads of a multithreaded search in a cluster task: one stays one (a seeded,
+    reproducible search); more becomes the threads of the worker running it (its
+    ``nthreads``), not the CPUs of the client that counted ``n_threads``. On Dask's
+    local schedulers the task runs on the client's machine: ``n_threads``.
+    """
+    if n_threads == 1 or not _in_a_task():
+        return n_threads
+    from distributed import get_worker
+
+    return max(1, int(get_worker().state.nthreads))
 
 
 class DaskKnnOperator(OnCluster):
@@ -1093,8 +1106,10 @@ class ClusterPlacement:
         random_state: int | None = None,
         n_threads: int = 1,
     ) -> DaskKnnOperator:
-        """The search, exact or approximate (on ``n_threads`` of a worker), and the sparse
-        graph on the cluster."""
+        """The search, exact or approximate, and the sparse graph on the cluster.
+
+        The approximate search runs on one thread if ``n_threads`` is 1, else on
+        the threads of the worker it runs on (:func:`_task_threads`)."""
         return DaskKnnOperator(X, n_neighbors, neighbors, random_state, n_threads)
 
     def affinity_operator(self, X, dtype: str) -> DaskAffinityOperator:
