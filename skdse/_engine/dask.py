@@ -296,7 +296,8 @@ def compute_on_cluster(build) -> tuple:
     if client is None or _in_a_task():
         # inside a task (a joblib task on a worker) Dask's own compute secedes
         # from the worker's thread pool: a wait here could deadlock the worker
-        return dask.compute(*build())
+        with _holding_sent_data():
+            return dask.compute(*build())
     from distributed.comm import CommClosedError
 
     for _ in range(LOSS_RETRIES + 1):
