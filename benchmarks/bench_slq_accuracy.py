@@ -123,14 +123,26 @@ def accuracy(sizes, n_seeds):
 
 
 def crossover(sizes):
+    """exact against slq time by N, on data slq deflates 64 directions for and on data
+    ``n_deflate="auto"`` deflates again (the uniform cube at sigma = 10)."""
     rows = []
     for n in sizes:
-        X = make_noisy_subspace(n, 3, 128, noise=0.05, random_state=0)
-        sigma = scale_fit(X)[0].bandwidth_
-        t_e = median_time(lambda X=X, sigma=sigma: fit(X, bandwidth=sigma))
-        t_s = median_time(lambda X=X, sigma=sigma: fit(X, "slq", bandwidth=sigma))
-        rows.append([str(n), f"{t_e:.2f}", f"{t_s:.2f}", f"{t_e / t_s:.2f}"])
-    print(table(["N", "exact s", "slq s", "exact / slq"], rows))
+        data = {
+            "noisy subspace, scale": (
+                make_noisy_subspace(n, 3, 128, noise=0.05, random_state=0),
+                None,
+            ),
+            "uniform cube, sigma=10": (np.random.default_rng(0).uniform(size=(n, 128)), 10.0),
+        }
+        for name, (X, sigma) in data.items():
+            sigma = scale_fit(X)[0].bandwidth_ if sigma is None else sigma
+            t_e = median_time(lambda X=X, sigma=sigma: fit(X, bandwidth=sigma))
+            t_s = median_time(lambda X=X, sigma=sigma: fit(X, "slq", bandwidth=sigma))
+            deflated = fit(X, "slq", bandwidth=sigma)[0].spectrum_.n_deflated
+            rows.append(
+                [str(n), name, f"{t_e:.2f}", f"{t_s:.2f}", f"{t_e / t_s:.2f}", str(deflated)]
+            )
+    print(table(["N", "data", "exact s", "slq s", "exact / slq", "directions"], rows))
 
 
 def knn_comparison(sizes):
