@@ -204,20 +204,31 @@ def fit(runs) -> dict:
 def gpu_coefficients(path: Path) -> dict | None:
     """alpha and beta of one GPU from a timed matrix-free slq fit on it.
 
-    From ``gpu_scale.py``'s results (``"fits"``: the largest in-memory fit,
-    D = 64, defaults, ``max_samples=None``), or from ``gpu_check.py``'s row
-    ``slq DSE N=100000 operator=matrix_free`` (D = 128): one number, the
-    seconds per multiply-add of the model, ``kappa``, taking a product's cost
-    as ``pairs * (D + 2 + 2 m)`` multiply-adds (the exponent's dot product
-    and both column products; the ``exp`` and the O(N) vector work are folded
-    in), for one slq run (``n_deflate="auto"`` runs again where the error is
-    over its share: not on this data). Then ``alpha = kappa * (D + 2)`` and
-    ``beta = 2 * kappa`` for any D.
+    From ``gpu_gap.py``'s results (its ``n_deflate=64`` fit of ``gpu_scale.py``'s
+    data: one slq run with the model's products, as the CPU coefficients are
+    measured), ``gpu_scale.py``'s (``"fits"``: the largest in-memory fit, D = 64,
+    defaults, ``max_samples=None``) or ``gpu_check.py``'s row ``slq DSE
+    N=100000 operator=matrix_free`` (D = 128): one number, the seconds per
+    multiply-add of the model, ``kappa``, taking a product's cost as
+    ``pairs * (D + 2 + 2 m)`` multiply-adds (the exponent's dot product and
+    both column products; the ``exp`` and the O(N) vector work are folded in)
+    for one slq run. ``gpu_scale.py``'s fits use ``n_deflate="auto"``, which
+    ran again with 128 directions on its data (``gpu_gap.py``): their
+    ``kappa`` counts one run's products for about two runs' time. Then
+    ``alpha = kappa * (D + 2)`` and ``beta = 2 * kappa`` for any D.
     """
     if not path.exists():
         return None
     res = json.loads(path.read_text())
-    if "fits" in res:  # gpu_scale.py
+    if isinstance(res, list):  # gpu_gap.py
+        rows = [r for r in res if r["data"] == "gpu_scale" and r["n_deflate"] == 64]
+        if not rows:
+            return None
+        r = rows[0]
+        res = dict(device=r.get("device", "GPU"))
+        n, d_gpu, sec = r["n"], r["D"], r["seconds"]
+        what = f"gpu_gap.py fit N={n}, n_deflate=64"
+    elif "fits" in res:  # gpu_scale.py
         fits = [f for f in res["fits"] if f["status"] == "ok"]
         if not fits:
             return None
@@ -424,8 +435,8 @@ def main(argv=None):
     parser.add_argument(
         "--gpu-json",
         type=Path,
-        default=HERE / "results" / "gpu_scale_h200.json",
-        help="gpu_scale.py (or gpu_check.py) results the GPU rate is derived from",
+        default=HERE / "results" / "gpu_gap_h200.json",
+        help="gpu_gap.py (or gpu_scale.py, gpu_check.py) results the GPU rate is derived from",
     )
     parser.add_argument("--gauss-sizes", type=int, nargs=2, default=[4000, 8000])
     parser.add_argument("--knn-sizes", type=int, nargs=2, default=[10000, 20000])

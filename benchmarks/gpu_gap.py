@@ -31,10 +31,12 @@ def main(argv=None):
     import cupy as cp
 
     sync = cp.cuda.Device().synchronize
+    name = cp.cuda.runtime.getDeviceProperties(0)["name"]
+    device = name.decode() if isinstance(name, bytes) else name
     kw = dict(solver="slq", operator="matrix_free", max_samples=None, random_state=0)
     DiffusionSpectralEntropy(**kw).fit(cp.asarray(make_noisy_subspace(3000, 5, 64, random_state=0)))
     rows = []
-    for name, dim, D in DATA:  # gpu_check first: its row is the one to explain
+    for label, dim, D in DATA:  # gpu_check first: its row is the one to explain
         X = cp.asarray(make_noisy_subspace(args.n, dim, D, noise=0.05, random_state=0))
         for n_deflate in (64, "auto"):
             sync()
@@ -42,7 +44,8 @@ def main(argv=None):
             est = DiffusionSpectralEntropy(n_deflate=n_deflate, **kw).fit(X)
             sync()
             row = dict(
-                data=name,
+                device=device,
+                data=label,
                 n=args.n,
                 D=D,
                 n_deflate=n_deflate,
