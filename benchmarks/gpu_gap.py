@@ -16,11 +16,20 @@ import sys
 import time
 from pathlib import Path
 
-from skdse import DiffusionSpectralEntropy
-from skdse.datasets import make_noisy_subspace
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_scale import KW, WARM_UP_N, _data, _device  # noqa: E402
 
-# (name, intrinsic dimension, D): gpu_check.py's data and gpu_scale.py's
-DATA = (("gpu_check", 3, 128), ("gpu_scale", 5, 64))
+from skdse import DiffusionSpectralEntropy  # noqa: E402
+from skdse.datasets import make_noisy_subspace  # noqa: E402
+
+
+def _gpu_check_data(n: int):
+    """gpu_check.py's slq data: 3 dimensions in D = 128."""
+    return make_noisy_subspace(n, 3, 128, noise=0.05, random_state=0)
+
+
+# gpu_check.py's data first (its row is the one to explain), then gpu_scale.py's
+DATA = (("gpu_check", _gpu_check_data), ("gpu_scale", _data))
 
 
 def main(argv=None):
@@ -31,23 +40,21 @@ def main(argv=None):
     import cupy as cp
 
     sync = cp.cuda.Device().synchronize
-    name = cp.cuda.runtime.getDeviceProperties(0)["name"]
-    device = name.decode() if isinstance(name, bytes) else name
-    kw = dict(solver="slq", operator="matrix_free", max_samples=None, random_state=0)
-    DiffusionSpectralEntropy(**kw).fit(cp.asarray(make_noisy_subspace(3000, 5, 64, random_state=0)))
+    device = _device()
+    DiffusionSpectralEntropy(**KW).fit(cp.asarray(_data(WARM_UP_N)))  # CUDA context, kernels
     rows = []
-    for label, dim, D in DATA:  # gpu_check first: its row is the one to explain
-        X = cp.asarray(make_noisy_subspace(args.n, dim, D, noise=0.05, random_state=0))
+    for label, make in DATA:
+        X = cp.asarray(make(args.n))
         for n_deflate in (64, "auto"):
             sync()
             start = time.perf_counter()
-            est = DiffusionSpectralEntropy(n_deflate=n_deflate, **kw).fit(X)
+            est = DiffusionSpectralEntropy(n_deflate=n_deflate, **KW).fit(X)
             sync()
             row = dict(
-                device=device,
+                **device,
                 data=label,
                 n=args.n,
-                D=D,
+                D=X.shape[1],
                 n_deflate=n_deflate,
                 seconds=time.perf_counter() - start,
                 n_deflated=est.spectrum_.n_deflated,
@@ -64,4 +71,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main() and 0)
+    main()
